@@ -1,0 +1,414 @@
+//! Keys: the secret half of an account, as text safe on any command line.
+//!
+//! A key carries everything a reader needs besides the store: the format
+//! version, the record id that finds the account, the field it opens, the
+//! pad and the one-time Poly1305 key. Its text uses only lowercase letters,
+//! digits and `-`, which no shell (sh, cmd.exe, PowerShell) treats specially,
+//! and ends in a CRC-32 so a mistyped key is caught before the store is
+//! read. Grammar: spec/README.md, "Key text".
+
+use std::fmt;
+use std::str::FromStr;
+
+use secrecy::SecretString;
+use zeroize::Zeroizing;
+
+use crate::seal::{PadMaterial, MAC_KEY_LEN, MAX_WIDTH, MIN_WIDTH};
+use crate::Error;
+
+/// The version tag every key text starts with.
+const KEY_PREFIX: &str = "otp1-";
+/// Length of a record id in bytes.
+pub(crate) const RECORD_ID_LEN: usize = 16;
+/// Longest key text: prefix, field, id, widest pad, MAC key, checksum, dashes.
+const MAX_KEY_TEXT: usize =
+    KEY_PREFIX.len() + 2 + 2 * RECORD_ID_LEN + 1 + 2 * MAX_WIDTH + 1 + 2 * MAC_KEY_LEN + 1 + 8;
+
+/// Which of an account's two values a key opens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Field {
+    /// The username.
+    Username,
+    /// The password.
+    Password,
+}
+
+impl Field {
+    /// `"username"` or `"password"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Username => "username",
+            Field::Password => "password",
+        }
+    }
+
+    /// The letter in the key text and the byte in the authenticated message.
+    pub(crate) fn tag_byte(self) -> u8 {
+        match self {
+            Field::Username => b'u',
+            Field::Password => b'p',
+        }
+    }
+}
+
+/// The random 128-bit id that ties two keys to one account of a store.
+///
+/// Not a secret: it is printed in key texts and in `Debug`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RecordId([u8; RECORD_ID_LEN]);
+
+impl RecordId {
+    pub(crate) fn from_bytes(bytes: [u8; RECORD_ID_LEN]) -> Self {
+        RecordId(bytes)
+    }
+
+    pub(crate) fn random() -> Result<Self, Error> {
+        let mut id = [0u8; RECORD_ID_LEN];
+        crate::seal::fill_random(&mut id)?;
+        Ok(RecordId(id))
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8; RECORD_ID_LEN] {
+        &self.0
+    }
+}
+
+impl fmt::Display for RecordId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for RecordId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RecordId({self})")
+    }
+}
+
+/// One key: opens one field of one account, together with the store.
+///
+/// Secret. There is no `Display`, `Clone` or `Serialize`; `Debug` shows only
+/// the record id and field. The pad and MAC key are wiped on drop. The text
+/// form is read through [`Key::expose_secret`] and parsed with [`FromStr`].
+pub struct Key {
+    field: Field,
+    record: RecordId,
+    secret: PadMaterial,
+}
+
+impl Key {
+    pub(crate) fn new(field: Field, record: RecordId, secret: PadMaterial) -> Self {
+        Key {
+            field,
+            record,
+            secret,
+        }
+    }
+
+    /// The field this key opens.
+    pub fn field(&self) -> Field {
+        self.field
+    }
+
+    /// The account record this key belongs to.
+    pub fn record_id(&self) -> RecordId {
+        self.record
+    }
+
+    /// The frame width, which is the pad's length.
+    pub fn width(&self) -> usize {
+        self.secret.pad.len()
+    }
+
+    pub(crate) fn secret(&self) -> &PadMaterial {
+        &self.secret
+    }
+
+    /// The key's text, to hand to a child program. This is the secret: print
+    /// it only where the keys are meant to go.
+    pub fn expose_secret(&self) -> SecretString {
+        let body = Zeroizing::new(format!(
+            "{KEY_PREFIX}{}-{}-{}-{}",
+            self.field.tag_byte() as char,
+            self.record,
+            Zeroizing::new(hex::encode(&self.secret.pad[..])).as_str(),
+            Zeroizing::new(hex::encode(&self.secret.mac_key[..])).as_str(),
+        ));
+        let crc = crc32(body.as_bytes());
+        SecretString::from(format!("{}-{crc:08x}", body.as_str()))
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Key")
+            .field("field", &self.field)
+            .field("record", &self.record)
+            .field("secret", &format_args!("[redacted]"))
+            .finish()
+    }
+}
+
+fn malformed(reason: &'static str) -> Error {
+    Error::MalformedKey { reason }
+}
+
+impl FromStr for Key {
+    type Err = Error;
+
+    /// Parses a key text. Errors never repeat the text.
+    fn from_str(text: &str) -> Result<Self, Error> {
+        let text = text.trim_matches(|c: char| c.is_ascii_whitespace());
+        if text.is_empty() {
+            return Err(malformed("the key is empty"));
+        }
+        if text.len() > MAX_KEY_TEXT {
+            return Err(malformed("the key is longer than any otp-link key"));
+        }
+        if !text.starts_with(KEY_PREFIX) {
+            if text.starts_with("otp") {
+                return Err(malformed(
+                    "the key has an unknown version tag; upgrade otp-link or use a key made by this version",
+                ));
+            }
+            return Err(malformed("the key does not start with 'otp1-'"));
+        }
+        if !text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(malformed(
+                "the key holds characters other than lowercase letters, digits and '-'",
+            ));
+        }
+        let (body, checksum) = text
+            .rsplit_once('-')
+            .ok_or_else(|| malformed("the key has no checksum"))?;
+        if checksum.len() != 8
+            || u32::from_str_radix(checksum, 16).ok() != Some(crc32(body.as_bytes()))
+        {
+            return Err(malformed(
+                "the checksum does not match, so the key was mistyped or cut short",
+            ));
+        }
+        let mut parts = body[KEY_PREFIX.len()..].split('-');
+        let (Some(field), Some(record), Some(pad), Some(mac_key), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return Err(malformed("the key does not have five '-'-separated parts"));
+        };
+        let field = match field {
+            "u" => Field::Username,
+            "p" => Field::Password,
+            _ => return Err(malformed("the field letter is neither 'u' nor 'p'")),
+        };
+        let mut id = [0u8; RECORD_ID_LEN];
+        hex::decode_to_slice(record, &mut id)
+            .map_err(|_| malformed("the record id is not 32 hex digits"))?;
+        if pad.len() % 2 != 0 || !(MIN_WIDTH..=MAX_WIDTH).contains(&(pad.len() / 2)) {
+            return Err(malformed("the pad is not 3 to 101 bytes of hex"));
+        }
+        let mut pad_bytes = Zeroizing::new(vec![0u8; pad.len() / 2]);
+        hex::decode_to_slice(pad, &mut pad_bytes).map_err(|_| malformed("the pad is not hex"))?;
+        let mut mac = Zeroizing::new([0u8; MAC_KEY_LEN]);
+        hex::decode_to_slice(mac_key, &mut mac[..])
+            .map_err(|_| malformed("the authenticator key is not 64 hex digits"))?;
+        Ok(Key {
+            field,
+            record: RecordId(id),
+            secret: PadMaterial {
+                pad: pad_bytes,
+                mac_key: mac,
+            },
+        })
+    }
+}
+
+/// The two keys of one account: the user key, then the password key.
+#[derive(Debug)]
+pub struct Keys {
+    user: Key,
+    pass: Key,
+}
+
+impl Keys {
+    /// Pairs two keys, checking that the first opens the username and the
+    /// second the password of the same account.
+    pub fn new(user: Key, pass: Key) -> Result<Self, Error> {
+        match (user.field, pass.field) {
+            (Field::Username, Field::Password) => {}
+            (Field::Password, Field::Username) => return Err(Error::MismatchedKeys {
+                reason:
+                    "the password key came first; pass the user key first, then the password key",
+            }),
+            (Field::Username, Field::Username) => {
+                return Err(Error::MismatchedKeys {
+                    reason: "both keys are user keys; pass the user key, then the password key",
+                })
+            }
+            (Field::Password, Field::Password) => {
+                return Err(Error::MismatchedKeys {
+                    reason: "both keys are password keys; pass the user key, then the password key",
+                })
+            }
+        }
+        if user.record != pass.record {
+            return Err(Error::MismatchedKeys {
+                reason: "the two keys belong to different accounts; pass both keys printed for one account",
+            });
+        }
+        Ok(Keys { user, pass })
+    }
+
+    /// Parses and pairs two key texts.
+    pub fn parse(user: &str, pass: &str) -> Result<Self, Error> {
+        Keys::new(user.parse()?, pass.parse()?)
+    }
+
+    /// The key that opens the username.
+    pub fn user(&self) -> &Key {
+        &self.user
+    }
+
+    /// The key that opens the password.
+    pub fn pass(&self) -> &Key {
+        &self.pass
+    }
+
+    /// The account record both keys belong to.
+    pub fn record_id(&self) -> RecordId {
+        self.user.record
+    }
+}
+
+/// CRC-32 as in IEEE 802.3, zlib and PNG (reflected polynomial 0xEDB88320,
+/// initial value and final XOR 0xFFFFFFFF). Bitwise: keys are short.
+pub(crate) fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            let mask = (crc & 1).wrapping_neg();
+            crc = (crc >> 1) ^ (0xEDB8_8320 & mask);
+        }
+    }
+    !crc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn sample(field: Field, width: usize) -> Key {
+        Key::new(
+            field,
+            RecordId::from_bytes([0xab; 16]),
+            PadMaterial {
+                pad: Zeroizing::new((0..width as u8).collect()),
+                mac_key: Zeroizing::new([0x5c; 32]),
+            },
+        )
+    }
+
+    #[test]
+    fn crc32_matches_the_standard_check_value() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(crc32(b""), 0);
+    }
+
+    #[test]
+    fn key_text_round_trips_and_uses_only_shell_safe_characters() {
+        for width in [3, 25, 64, 101] {
+            let key = sample(Field::Password, width);
+            let text = key.expose_secret();
+            let text = text.expose_secret();
+            assert!(text
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+            assert!(text.len() <= MAX_KEY_TEXT);
+            let back: Key = text.parse().unwrap();
+            assert_eq!(back.field(), Field::Password);
+            assert_eq!(back.width(), width);
+            assert_eq!(back.expose_secret().expose_secret(), text);
+        }
+    }
+
+    #[test]
+    fn every_single_character_change_is_caught() {
+        let text = sample(Field::Username, 25).expose_secret();
+        let text = text.expose_secret();
+        let alphabet = b"0123456789abcdef-otpu";
+        for i in 0..text.len() {
+            for &c in alphabet {
+                if text.as_bytes()[i] == c {
+                    continue;
+                }
+                let mut bad = text.as_bytes().to_vec();
+                bad[i] = c;
+                let bad = String::from_utf8(bad).unwrap();
+                assert!(
+                    matches!(bad.parse::<Key>(), Err(Error::MalformedKey { .. })),
+                    "change at {i} to {} was accepted",
+                    c as char
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn truncated_keys_are_malformed() {
+        let text = sample(Field::Username, 64).expose_secret();
+        let text = text.expose_secret();
+        for len in 0..text.len() {
+            assert!(matches!(
+                text[..len].parse::<Key>(),
+                Err(Error::MalformedKey { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn malformed_key_errors_never_repeat_the_key() {
+        let text = sample(Field::Username, 64).expose_secret();
+        let mut bad = text.expose_secret().to_string();
+        bad.pop();
+        bad.push('Z');
+        let err = bad.parse::<Key>().unwrap_err().to_string();
+        assert!(!err.contains(&bad[10..40]), "{err}");
+    }
+
+    #[test]
+    fn debug_hides_the_pad() {
+        let key = sample(Field::Username, 25);
+        let shown = format!("{key:?}");
+        assert!(shown.contains("[redacted]"));
+        assert!(!shown.contains("000102"), "{shown}");
+    }
+
+    #[test]
+    fn keys_refuse_wrong_order_and_mixed_accounts() {
+        let user = || sample(Field::Username, 25);
+        let pass = || sample(Field::Password, 25);
+        assert!(Keys::new(user(), pass()).is_ok());
+        for (a, b) in [(pass(), user()), (user(), user()), (pass(), pass())] {
+            assert!(matches!(Keys::new(a, b), Err(Error::MismatchedKeys { .. })));
+        }
+        let other = Key::new(
+            Field::Password,
+            RecordId::from_bytes([1; 16]),
+            PadMaterial {
+                pad: Zeroizing::new(vec![0; 25]),
+                mac_key: Zeroizing::new([0; 32]),
+            },
+        );
+        assert!(matches!(
+            Keys::new(user(), other),
+            Err(Error::MismatchedKeys { .. })
+        ));
+    }
+}

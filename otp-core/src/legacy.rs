@@ -1,0 +1,1 @@
+//! Secure-Python-Link import (in progress).

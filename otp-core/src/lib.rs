@@ -1,0 +1,51 @@
+//! One-time-pad sealed credentials for non-interactive programs.
+//!
+//! An administrator secures an account once: its username and password are
+//! each framed, XORed with a fresh one-time pad from the operating system and
+//! authenticated with a one-time Poly1305 key. The ciphertexts go into a CBOR
+//! store file; the pads and MAC keys come back as two [`Key`]s. A child program
+//! handed only the keys calls [`recover`] and gets the [`Credentials`] back.
+//! The store alone and the keys alone are each uniformly random; together they
+//! open exactly one account. The format is specified in `spec/README.md`.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), otp_core::Error> {
+//! let args: Vec<String> = std::env::args().collect();
+//! let keys = otp_core::Keys::parse(&args[1], &args[2])?;
+//! let credentials = otp_core::recover(&keys)?;
+//! # let _ = credentials.username();
+//! # Ok(()) }
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod credentials;
+mod error;
+mod key;
+pub mod legacy;
+mod location;
+mod seal;
+mod store;
+#[cfg(feature = "test-vectors")]
+pub mod vectors;
+
+pub use credentials::Credentials;
+pub use error::Error;
+pub use key::{Field, Key, Keys, RecordId};
+pub use location::{default_store_path, STORE_ENV};
+pub use seal::{DEFAULT_WIDTH, MAX_WIDTH, MIN_WIDTH};
+pub use store::{AccountInfo, NewAccount, Store};
+
+/// Recovers the credentials the keys open from the store at the default
+/// location ([`default_store_path`]). For another store use
+/// [`Store::open`] and [`Store::recover`].
+pub fn recover(keys: &Keys) -> Result<Credentials, Error> {
+    Store::open_default()?.recover(keys)
+}
+
+/// Secures a new account in the store at the default location, creating the
+/// store when missing, and returns its keys.
+pub fn secure_account(name: &str, credentials: &Credentials, width: usize) -> Result<Keys, Error> {
+    Store::create(default_store_path()?)?.secure_account(name, credentials, width)
+}

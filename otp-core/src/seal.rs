@@ -1,0 +1,295 @@
+//! Sealing one value: framing, the one-time pad and the one-time authenticator.
+//!
+//! A value is framed into exactly `W` bytes (value, random padding, two ASCII
+//! digits of its length, as Secure-Python-Link framed it), XORed with a pad of
+//! `W` uniform bytes from the operating system, and the ciphertext is
+//! authenticated with Poly1305 under a fresh one-time key. Pad and Poly1305
+//! key travel in the [`Key`](crate::Key); ciphertext and tag go to the store.
+//! Both halves are needed, and each alone is uniformly random (spec/README.md,
+//! "Sealing").
+
+use poly1305::universal_hash::KeyInit;
+use poly1305::Poly1305;
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use crate::key::{Field, RecordId};
+use crate::Error;
+
+/// Smallest frame width: two length digits and room for one byte.
+pub const MIN_WIDTH: usize = 3;
+/// Largest frame width: two decimal digits express at most 99 bytes.
+pub const MAX_WIDTH: usize = 101;
+/// Frame width used when none is chosen: values up to 62 bytes.
+pub const DEFAULT_WIDTH: usize = 64;
+
+/// Length of a Poly1305 one-time key (`r || s`).
+pub(crate) const MAC_KEY_LEN: usize = 32;
+/// Length of a Poly1305 tag.
+pub(crate) const TAG_LEN: usize = 16;
+/// Domain separation label at the start of every authenticated message. The
+/// `1` is the store format version, so a record cannot be replayed under
+/// another version.
+pub(crate) const MAC_LABEL: &[u8] = b"otp-link tag v1";
+
+/// What the store keeps of one sealed value.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Sealed {
+    pub(crate) ciphertext: Vec<u8>,
+    pub(crate) tag: [u8; TAG_LEN],
+}
+
+/// The secret half of one sealed value: its pad and one-time MAC key.
+pub(crate) struct PadMaterial {
+    pub(crate) pad: Zeroizing<Vec<u8>>,
+    pub(crate) mac_key: Zeroizing<[u8; MAC_KEY_LEN]>,
+}
+
+/// Checks that `width` is a valid frame width.
+pub(crate) fn check_width(width: usize) -> Result<(), Error> {
+    if (MIN_WIDTH..=MAX_WIDTH).contains(&width) {
+        Ok(())
+    } else {
+        Err(Error::InvalidWidth { width })
+    }
+}
+
+fn check_fits(field: Field, value: &[u8], width: usize) -> Result<(), Error> {
+    check_width(width)?;
+    if value.len() > width - 2 {
+        return Err(Error::ValueTooLong {
+            field: field.name(),
+            len: value.len(),
+            width,
+        });
+    }
+    Ok(())
+}
+
+/// Fills `buf` from the operating system's CSPRNG.
+pub(crate) fn fill_random(buf: &mut [u8]) -> Result<(), Error> {
+    getrandom::fill(buf).map_err(|_| Error::Entropy)
+}
+
+/// Seals `value` with fresh randomness: padding, pad and MAC key all come
+/// straight from the operating system, never from a seeded generator.
+pub(crate) fn seal(
+    record: &RecordId,
+    field: Field,
+    width: usize,
+    value: &[u8],
+) -> Result<(Sealed, PadMaterial), Error> {
+    check_fits(field, value, width)?;
+    let mut padding = Zeroizing::new(vec![0u8; width - 2 - value.len()]);
+    let mut pad = Zeroizing::new(vec![0u8; width]);
+    let mut mac_key = Zeroizing::new([0u8; MAC_KEY_LEN]);
+    fill_random(&mut padding)?;
+    fill_random(&mut pad)?;
+    fill_random(&mut mac_key[..])?;
+    let sealed = seal_with(record, field, value, &padding, &pad, &mac_key)?;
+    Ok((sealed, PadMaterial { pad, mac_key }))
+}
+
+/// Seals `value` with caller-supplied randomness. The frame width is the pad's
+/// length; `padding` must be exactly `W - 2 - value.len()` bytes.
+pub(crate) fn seal_with(
+    record: &RecordId,
+    field: Field,
+    value: &[u8],
+    padding: &[u8],
+    pad: &[u8],
+    mac_key: &[u8; MAC_KEY_LEN],
+) -> Result<Sealed, Error> {
+    let width = pad.len();
+    check_fits(field, value, width)?;
+    assert_eq!(
+        padding.len(),
+        width - 2 - value.len(),
+        "padding must fill the frame exactly"
+    );
+    let frame = frame(value, padding);
+    let ciphertext: Vec<u8> = frame.iter().zip(pad).map(|(f, p)| f ^ p).collect();
+    let tag = compute_tag(record, field, &ciphertext, mac_key);
+    Ok(Sealed { ciphertext, tag })
+}
+
+/// The frame: value, padding, and the value's length as two ASCII digits.
+pub(crate) fn frame(value: &[u8], padding: &[u8]) -> Zeroizing<Vec<u8>> {
+    let len = value.len();
+    debug_assert!(len <= 99);
+    let mut frame = Zeroizing::new(Vec::with_capacity(len + padding.len() + 2));
+    frame.extend_from_slice(value);
+    frame.extend_from_slice(padding);
+    frame.push(b'0' + (len / 10) as u8);
+    frame.push(b'0' + (len % 10) as u8);
+    frame
+}
+
+/// The message Poly1305 authenticates: label, record id, field, width and
+/// ciphertext (spec/README.md, "Authenticator").
+pub(crate) fn mac_message(record: &RecordId, field: Field, ciphertext: &[u8]) -> Vec<u8> {
+    let mut msg = Vec::with_capacity(MAC_LABEL.len() + 18 + ciphertext.len());
+    msg.extend_from_slice(MAC_LABEL);
+    msg.extend_from_slice(record.as_bytes());
+    msg.push(field.tag_byte());
+    msg.push(ciphertext.len() as u8);
+    msg.extend_from_slice(ciphertext);
+    msg
+}
+
+pub(crate) fn compute_tag(
+    record: &RecordId,
+    field: Field,
+    ciphertext: &[u8],
+    mac_key: &[u8; MAC_KEY_LEN],
+) -> [u8; TAG_LEN] {
+    let mac = Poly1305::new(poly1305::Key::from_slice(mac_key));
+    mac.compute_unpadded(&mac_message(record, field, ciphertext))
+        .into()
+}
+
+/// Opens a sealed value: authenticates first, then removes the pad and the
+/// frame. Every failure — wrong width, wrong tag, a frame that does not
+/// parse, a value that is not UTF-8 — is [`Error::AuthenticationFailed`].
+pub(crate) fn open(
+    record: &RecordId,
+    field: Field,
+    sealed: &Sealed,
+    pad: &[u8],
+    mac_key: &[u8; MAC_KEY_LEN],
+) -> Result<Zeroizing<String>, Error> {
+    let width = sealed.ciphertext.len();
+    if pad.len() != width {
+        return Err(Error::AuthenticationFailed);
+    }
+    let expected = compute_tag(record, field, &sealed.ciphertext, mac_key);
+    if !bool::from(expected.ct_eq(&sealed.tag)) {
+        return Err(Error::AuthenticationFailed);
+    }
+    let frame: Zeroizing<Vec<u8>> = Zeroizing::new(
+        sealed
+            .ciphertext
+            .iter()
+            .zip(pad)
+            .map(|(c, p)| c ^ p)
+            .collect(),
+    );
+    let len = parse_length(&frame).ok_or(Error::AuthenticationFailed)?;
+    let value = std::str::from_utf8(&frame[..len]).map_err(|_| Error::AuthenticationFailed)?;
+    Ok(Zeroizing::new(value.to_owned()))
+}
+
+/// Reads the two trailing digits of a frame; `None` when they are not digits
+/// or claim more bytes than the frame holds.
+fn parse_length(frame: &[u8]) -> Option<usize> {
+    let [.., tens, ones] = frame else {
+        return None;
+    };
+    if !tens.is_ascii_digit() || !ones.is_ascii_digit() {
+        return None;
+    }
+    let len = usize::from(tens - b'0') * 10 + usize::from(ones - b'0');
+    (len <= frame.len() - 2).then_some(len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rid() -> RecordId {
+        RecordId::from_bytes([7; 16])
+    }
+
+    #[test]
+    fn frame_is_value_padding_then_two_digits() {
+        let f = frame(b"abc", b"XY");
+        assert_eq!(&f[..], b"abcXY03");
+    }
+
+    #[test]
+    fn open_reverses_seal_at_every_length_and_width() {
+        for width in [3, 25, 64, 101] {
+            for len in 0..=width - 2 {
+                let value: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+                let (sealed, secret) = seal(&rid(), Field::Password, width, &value).unwrap();
+                assert_eq!(sealed.ciphertext.len(), width);
+                let opened = open(
+                    &rid(),
+                    Field::Password,
+                    &sealed,
+                    &secret.pad,
+                    &secret.mac_key,
+                )
+                .unwrap();
+                assert_eq!(opened.as_bytes(), &value[..]);
+            }
+        }
+    }
+
+    #[test]
+    fn value_one_byte_over_the_width_is_refused_with_the_limit() {
+        let Err(err) = seal(&rid(), Field::Username, 25, &[b'x'; 24]) else {
+            panic!("a 24-byte value was sealed into a 25-byte frame");
+        };
+        assert!(matches!(
+            err,
+            Error::ValueTooLong {
+                len: 24,
+                width: 25,
+                ..
+            }
+        ));
+        assert!(err.to_string().contains("--width"), "{err}");
+        assert!(err.to_string().contains("at most 23 bytes"), "{err}");
+    }
+
+    #[test]
+    fn widths_outside_3_to_101_are_refused() {
+        for width in [0, 1, 2, 102, 1000] {
+            assert!(matches!(
+                seal(&rid(), Field::Username, width, b""),
+                Err(Error::InvalidWidth { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn tag_binds_record_and_field() {
+        let (sealed, s) = seal(&rid(), Field::Username, 64, b"alice").unwrap();
+        let other = RecordId::from_bytes([8; 16]);
+        assert!(matches!(
+            open(&other, Field::Username, &sealed, &s.pad, &s.mac_key),
+            Err(Error::AuthenticationFailed)
+        ));
+        assert!(matches!(
+            open(&rid(), Field::Password, &sealed, &s.pad, &s.mac_key),
+            Err(Error::AuthenticationFailed)
+        ));
+    }
+
+    #[test]
+    fn every_flipped_bit_of_ciphertext_or_tag_fails() {
+        let (sealed, s) = seal(&rid(), Field::Username, 25, b"bob").unwrap();
+        for i in 0..(sealed.ciphertext.len() + TAG_LEN) * 8 {
+            let mut bad = sealed.clone();
+            let byte = i / 8;
+            if byte < bad.ciphertext.len() {
+                bad.ciphertext[byte] ^= 1 << (i % 8);
+            } else {
+                bad.tag[byte - bad.ciphertext.len()] ^= 1 << (i % 8);
+            }
+            assert!(matches!(
+                open(&rid(), Field::Username, &bad, &s.pad, &s.mac_key),
+                Err(Error::AuthenticationFailed)
+            ));
+        }
+    }
+
+    #[test]
+    fn frame_length_digits_out_of_range_are_rejected() {
+        assert_eq!(parse_length(b"ab02"), Some(2));
+        assert_eq!(parse_length(b"ab03"), None);
+        assert_eq!(parse_length(b"ab0x"), None);
+        assert_eq!(parse_length(b"0"), None);
+    }
+}

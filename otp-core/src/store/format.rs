@@ -1,0 +1,377 @@
+//! The store's bytes: a deterministic CBOR encoding and a bounded decoder.
+//!
+//! The store is untrusted input. The decoder walks a fixed schema, header by
+//! header, over a byte slice whose size was checked before it was read: no
+//! recursion, no allocation sized by a length prefix (every length is checked
+//! against the bytes that remain), and nothing but the definite-length items
+//! the schema names. Each account sits in its own byte string, so a reader
+//! finds one record id by skipping over the others without decoding them, and
+//! a writer copies untouched accounts verbatim. Schema: spec/README.md, "Store".
+
+use ciborium_ll::{Decoder, Encoder, Header};
+
+use crate::key::{RecordId, RECORD_ID_LEN};
+use crate::seal::{Sealed, MAX_WIDTH, MIN_WIDTH, TAG_LEN};
+
+/// The value of the `"format"` entry: what kind of file this is.
+pub(crate) const FORMAT_TAG: &str = "otp-link store";
+/// The store format version this build reads and writes.
+pub(crate) const VERSION: u64 = 1;
+/// Stores larger than this are refused before they are read.
+pub(crate) const MAX_STORE_BYTES: u64 = 64 * 1024 * 1024;
+/// Longest account name, in UTF-8 bytes.
+pub(crate) const MAX_NAME_BYTES: usize = 256;
+
+/// Why bytes are not a store this build can read.
+#[derive(Debug)]
+pub(crate) enum FormatError {
+    /// Not a valid store; the reason names the first thing found wrong.
+    Corrupt(String),
+    /// A store of another format version.
+    Version(u64),
+}
+
+type Result<T> = std::result::Result<T, FormatError>;
+
+fn corrupt<T>(reason: impl Into<String>) -> Result<T> {
+    Err(FormatError::Corrupt(reason.into()))
+}
+
+/// One account as the store's top-level array holds it: id and name outside,
+/// the rest still encoded.
+#[derive(Clone, Copy)]
+pub(crate) struct Entry<'a> {
+    pub(crate) id: RecordId,
+    pub(crate) name: &'a str,
+    /// The encoded `account` map (the contents of the record byte string).
+    pub(crate) record: &'a [u8],
+    /// The whole encoded entry, copied verbatim when a writer keeps it.
+    pub(crate) raw: &'a [u8],
+}
+
+/// An account's decoded record.
+pub(crate) struct Record {
+    pub(crate) width: usize,
+    pub(crate) created: u64,
+    pub(crate) rotated: Option<u64>,
+    pub(crate) username: Sealed,
+    pub(crate) password: Sealed,
+}
+
+/// A bounded reader of CBOR heads over a slice.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Cursor { bytes, pos: 0 }
+    }
+
+    fn at_end(&self) -> bool {
+        self.pos == self.bytes.len()
+    }
+
+    fn header(&mut self, what: &str) -> Result<Header> {
+        let rest = &self.bytes[self.pos..];
+        if rest.is_empty() {
+            return corrupt(format!("truncated before {what}"));
+        }
+        let mut decoder = Decoder::from(rest);
+        match decoder.pull() {
+            Ok(header) => {
+                self.pos += decoder.offset();
+                Ok(header)
+            }
+            Err(_) => corrupt(format!(
+                "truncated or invalid CBOR in {what} at byte {}",
+                self.pos
+            )),
+        }
+    }
+
+    fn take(&mut self, len: usize, what: &str) -> Result<&'a [u8]> {
+        if len > self.bytes.len() - self.pos {
+            return corrupt(format!(
+                "{what} claims {len} bytes but only {} remain",
+                self.bytes.len() - self.pos
+            ));
+        }
+        let slice = &self.bytes[self.pos..self.pos + len];
+        self.pos += len;
+        Ok(slice)
+    }
+
+    fn bytes(&mut self, what: &str) -> Result<&'a [u8]> {
+        match self.header(what)? {
+            Header::Bytes(Some(len)) => self.take(len, what),
+            _ => corrupt(format!("{what} is not a definite-length byte string")),
+        }
+    }
+
+    fn text(&mut self, what: &str) -> Result<&'a str> {
+        match self.header(what)? {
+            Header::Text(Some(len)) => {
+                let raw = self.take(len, what)?;
+                std::str::from_utf8(raw).or_else(|_| corrupt(format!("{what} is not valid UTF-8")))
+            }
+            _ => corrupt(format!("{what} is not a definite-length text string")),
+        }
+    }
+
+    fn uint(&mut self, what: &str) -> Result<u64> {
+        match self.header(what)? {
+            Header::Positive(n) => Ok(n),
+            _ => corrupt(format!("{what} is not an unsigned integer")),
+        }
+    }
+
+    /// An array head; the length is bounded by the bytes that remain (each
+    /// element takes at least one byte), never trusted for allocation.
+    fn array(&mut self, what: &str) -> Result<usize> {
+        match self.header(what)? {
+            Header::Array(Some(n)) if n <= self.bytes.len() - self.pos => Ok(n),
+            Header::Array(Some(_)) => {
+                corrupt(format!("{what} claims more items than bytes remain"))
+            }
+            _ => corrupt(format!("{what} is not a definite-length array")),
+        }
+    }
+
+    fn map(&mut self, what: &str) -> Result<usize> {
+        match self.header(what)? {
+            Header::Map(Some(n)) => Ok(n),
+            _ => corrupt(format!("{what} is not a definite-length map")),
+        }
+    }
+
+    fn key(&mut self, expected: &str) -> Result<()> {
+        let what = format!("the key of entry '{expected}'");
+        match self.text(&what) {
+            Ok(found) if found == expected => Ok(()),
+            Ok(_) => corrupt(format!("expected the map key '{expected}'")),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A parsed store header and a cursor positioned at the first account.
+pub(crate) struct Accounts<'a> {
+    cursor: Cursor<'a>,
+    remaining: usize,
+}
+
+/// Parses the top-level map up to the accounts array. Format tag and version
+/// are read first, in every version, so a future store is reported as such.
+pub(crate) fn parse_header(bytes: &[u8]) -> Result<Accounts<'_>> {
+    if bytes.is_empty() {
+        return corrupt("the file is empty");
+    }
+    let mut c = Cursor::new(bytes);
+    let entries = match c.header("the top-level map") {
+        Ok(Header::Map(Some(n))) => n,
+        Ok(_) => return corrupt("not an otp-link store (the top level is not a map)"),
+        Err(e) => return Err(e),
+    };
+    if entries < 2 {
+        return corrupt("not an otp-link store (no format tag)");
+    }
+    match c.text("the format key") {
+        Ok("format") => {}
+        _ => return corrupt("not an otp-link store (no format tag)"),
+    }
+    match c.text("the format tag") {
+        Ok(FORMAT_TAG) => {}
+        _ => return corrupt("not an otp-link store (wrong format tag)"),
+    }
+    c.key("version")?;
+    let version = c.uint("the version")?;
+    if version != VERSION {
+        return Err(FormatError::Version(version));
+    }
+    if entries != 3 {
+        return corrupt("the top-level map does not have exactly three entries");
+    }
+    c.key("accounts")?;
+    let remaining = c.array("the accounts array")?;
+    Ok(Accounts {
+        cursor: c,
+        remaining,
+    })
+}
+
+impl<'a> Accounts<'a> {
+    /// The next account entry, or `None` after the last, when the input must
+    /// also have ended.
+    pub(crate) fn next_entry(&mut self) -> Result<Option<Entry<'a>>> {
+        if self.remaining == 0 {
+            if !self.cursor.at_end() {
+                return corrupt("trailing bytes after the accounts array");
+            }
+            return Ok(None);
+        }
+        self.remaining -= 1;
+        let c = &mut self.cursor;
+        let start = c.pos;
+        if c.array("an account entry")? != 3 {
+            return corrupt("an account entry is not [id, name, record]");
+        }
+        let id = c.bytes("a record id")?;
+        let id: [u8; RECORD_ID_LEN] = id
+            .try_into()
+            .or_else(|_| corrupt("a record id is not 16 bytes"))?;
+        let name = c.text("an account name")?;
+        check_name(name)
+            .map_err(|reason| FormatError::Corrupt(format!("an account name {reason}")))?;
+        let record = c.bytes("an account record")?;
+        Ok(Some(Entry {
+            id: RecordId::from_bytes(id),
+            name,
+            record,
+            raw: &c.bytes[start..c.pos],
+        }))
+    }
+
+    /// Every remaining entry, validated to the end of the input.
+    pub(crate) fn collect_all(mut self) -> Result<Vec<Entry<'a>>> {
+        let mut all = Vec::new();
+        while let Some(entry) = self.next_entry()? {
+            all.push(entry);
+        }
+        Ok(all)
+    }
+}
+
+/// Checks an account name: 1 to 256 bytes of UTF-8 with no control characters,
+/// so every name prints on one line.
+pub(crate) fn check_name(name: &str) -> std::result::Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("is empty");
+    }
+    if name.len() > MAX_NAME_BYTES {
+        return Err("is longer than 256 bytes");
+    }
+    if name.chars().any(char::is_control) {
+        return Err("holds control characters");
+    }
+    Ok(())
+}
+
+fn sealed(c: &mut Cursor<'_>, width: usize, what: &str) -> Result<Sealed> {
+    if c.array(what)? != 2 {
+        return corrupt(format!("the {what} is not [ciphertext, tag]"));
+    }
+    let ciphertext = c.bytes(what)?;
+    if ciphertext.len() != width {
+        return corrupt(format!("the {what} ciphertext is not as long as the width"));
+    }
+    let tag = c.bytes(what)?;
+    let tag: [u8; TAG_LEN] = tag
+        .try_into()
+        .or_else(|_| corrupt(format!("the {what} tag is not 16 bytes")))?;
+    Ok(Sealed {
+        ciphertext: ciphertext.to_vec(),
+        tag,
+    })
+}
+
+/// Decodes an account record (the contents of its byte string).
+pub(crate) fn decode_record(bytes: &[u8]) -> Result<Record> {
+    let mut c = Cursor::new(bytes);
+    if c.map("an account record")? != 5 {
+        return corrupt("an account record does not have exactly five entries");
+    }
+    c.key("width")?;
+    let width = c.uint("the width")?;
+    if !(MIN_WIDTH as u64..=MAX_WIDTH as u64).contains(&width) {
+        return corrupt("an account's width is outside 3..=101");
+    }
+    let width = width as usize;
+    c.key("created")?;
+    let created = c.uint("the creation time")?;
+    c.key("rotated")?;
+    let rotated = match c.header("the rotation time")? {
+        Header::Positive(t) => Some(t),
+        Header::Simple(ciborium_ll::simple::NULL) => None,
+        _ => return corrupt("the rotation time is neither a time nor null"),
+    };
+    c.key("username")?;
+    let username = sealed(&mut c, width, "username")?;
+    c.key("password")?;
+    let password = sealed(&mut c, width, "password")?;
+    if !c.at_end() {
+        return corrupt("trailing bytes in an account record");
+    }
+    Ok(Record {
+        width,
+        created,
+        rotated,
+        username,
+        password,
+    })
+}
+
+fn encoder(out: &mut Vec<u8>) -> Encoder<&mut Vec<u8>> {
+    Encoder::from(out)
+}
+
+// Writing into a Vec cannot fail; the Results below are ciborium's signature.
+const VEC_WRITE: &str = "writing CBOR into a Vec cannot fail";
+
+/// Encodes a record (the contents of an entry's record byte string).
+pub(crate) fn encode_record(record: &Record) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + 2 * (record.width + TAG_LEN));
+    let mut e = encoder(&mut out);
+    e.push(Header::Map(Some(5))).expect(VEC_WRITE);
+    e.text("width", None).expect(VEC_WRITE);
+    e.push(Header::Positive(record.width as u64))
+        .expect(VEC_WRITE);
+    e.text("created", None).expect(VEC_WRITE);
+    e.push(Header::Positive(record.created)).expect(VEC_WRITE);
+    e.text("rotated", None).expect(VEC_WRITE);
+    match record.rotated {
+        Some(t) => e.push(Header::Positive(t)).expect(VEC_WRITE),
+        None => e
+            .push(Header::Simple(ciborium_ll::simple::NULL))
+            .expect(VEC_WRITE),
+    }
+    for (key, sealed) in [
+        ("username", &record.username),
+        ("password", &record.password),
+    ] {
+        e.text(key, None).expect(VEC_WRITE);
+        e.push(Header::Array(Some(2))).expect(VEC_WRITE);
+        e.bytes(&sealed.ciphertext, None).expect(VEC_WRITE);
+        e.bytes(&sealed.tag, None).expect(VEC_WRITE);
+    }
+    out
+}
+
+/// Encodes one entry of the accounts array.
+pub(crate) fn encode_entry(id: &RecordId, name: &str, record: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(32 + name.len() + record.len());
+    let mut e = encoder(&mut out);
+    e.push(Header::Array(Some(3))).expect(VEC_WRITE);
+    e.bytes(id.as_bytes(), None).expect(VEC_WRITE);
+    e.text(name, None).expect(VEC_WRITE);
+    e.bytes(record, None).expect(VEC_WRITE);
+    out
+}
+
+/// Encodes a whole store from already-encoded entries.
+pub(crate) fn encode_store<'e>(entries: impl ExactSizeIterator<Item = &'e [u8]>) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut e = encoder(&mut out);
+    e.push(Header::Map(Some(3))).expect(VEC_WRITE);
+    e.text("format", None).expect(VEC_WRITE);
+    e.text(FORMAT_TAG, None).expect(VEC_WRITE);
+    e.text("version", None).expect(VEC_WRITE);
+    e.push(Header::Positive(VERSION)).expect(VEC_WRITE);
+    e.text("accounts", None).expect(VEC_WRITE);
+    e.push(Header::Array(Some(entries.len()))).expect(VEC_WRITE);
+    for entry in entries {
+        out.extend_from_slice(entry);
+    }
+    out
+}

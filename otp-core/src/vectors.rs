@@ -1,0 +1,117 @@
+//! Deterministic sealing for the specification's test vectors.
+//!
+//! Only with the `test-vectors` feature. Every function here takes the
+//! randomness the real API draws from the operating system — record id,
+//! padding, pad, MAC key, times — as arguments, so the checked-in generator
+//! can produce the same frames, ciphertexts, tags, key texts and store bytes
+//! on every run, and conformance tests can check them byte for byte.
+//! Applications never need it: a pad chosen by a caller is not a one-time pad.
+
+use secrecy::ExposeSecret;
+use zeroize::Zeroizing;
+
+use crate::key::{Field, Key, RecordId};
+use crate::seal::{self, PadMaterial};
+use crate::store::format::{self, Record};
+use crate::Error;
+
+/// One sealed value with its chosen randomness.
+pub struct VectorValue<'a> {
+    /// The value to seal.
+    pub value: &'a [u8],
+    /// Padding bytes: exactly `W - 2 - value.len()`.
+    pub padding: &'a [u8],
+    /// The pad: exactly `W` bytes.
+    pub pad: &'a [u8],
+    /// The Poly1305 one-time key.
+    pub mac_key: [u8; 32],
+}
+
+/// One account with its chosen randomness.
+pub struct VectorAccount<'a> {
+    /// The account name.
+    pub name: &'a str,
+    /// The record id.
+    pub record_id: [u8; 16],
+    /// Creation time, seconds since the Unix epoch.
+    pub created: u64,
+    /// Last rotation time, if any.
+    pub rotated: Option<u64>,
+    /// The username and its randomness.
+    pub username: VectorValue<'a>,
+    /// The password and its randomness.
+    pub password: VectorValue<'a>,
+}
+
+/// The frame of a value: value, padding, two ASCII length digits.
+pub fn frame(value: &[u8], padding: &[u8]) -> Vec<u8> {
+    seal::frame(value, padding).to_vec()
+}
+
+/// The exact message Poly1305 authenticates for one sealed value.
+pub fn mac_message(record_id: [u8; 16], field: Field, ciphertext: &[u8]) -> Vec<u8> {
+    seal::mac_message(&RecordId::from_bytes(record_id), field, ciphertext)
+}
+
+/// Seals one value; returns `(ciphertext, tag)`.
+pub fn seal(
+    record_id: [u8; 16],
+    field: Field,
+    v: &VectorValue<'_>,
+) -> Result<(Vec<u8>, [u8; 16]), Error> {
+    let sealed = seal::seal_with(
+        &RecordId::from_bytes(record_id),
+        field,
+        v.value,
+        v.padding,
+        v.pad,
+        &v.mac_key,
+    )?;
+    Ok((sealed.ciphertext, sealed.tag))
+}
+
+/// The key text for a pad and MAC key.
+pub fn key_text(record_id: [u8; 16], field: Field, pad: &[u8], mac_key: [u8; 32]) -> String {
+    let key = Key::new(
+        field,
+        RecordId::from_bytes(record_id),
+        PadMaterial {
+            pad: Zeroizing::new(pad.to_vec()),
+            mac_key: Zeroizing::new(mac_key),
+        },
+    );
+    key.expose_secret().expose_secret().to_owned()
+}
+
+/// The encoded account record (the contents of an entry's record byte string).
+pub fn encode_record(account: &VectorAccount<'_>) -> Result<Vec<u8>, Error> {
+    let (uc, ut) = seal(account.record_id, Field::Username, &account.username)?;
+    let (pc, pt) = seal(account.record_id, Field::Password, &account.password)?;
+    Ok(format::encode_record(&Record {
+        width: account.username.pad.len(),
+        created: account.created,
+        rotated: account.rotated,
+        username: seal::Sealed {
+            ciphertext: uc,
+            tag: ut,
+        },
+        password: seal::Sealed {
+            ciphertext: pc,
+            tag: pt,
+        },
+    }))
+}
+
+/// The bytes of a whole store holding `accounts`, in order.
+pub fn encode_store(accounts: &[VectorAccount<'_>]) -> Result<Vec<u8>, Error> {
+    let mut entries = Vec::with_capacity(accounts.len());
+    for account in accounts {
+        let record = encode_record(account)?;
+        entries.push(format::encode_entry(
+            &RecordId::from_bytes(account.record_id),
+            account.name,
+            &record,
+        ));
+    }
+    Ok(format::encode_store(entries.iter().map(Vec::as_slice)))
+}
