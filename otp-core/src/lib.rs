@@ -47,5 +47,5 @@ pub fn recover(keys: &Keys) -> Result<Credentials, Error> {
 /// Secures a new account in the store at the default location, creating the
 /// store when missing, and returns its keys.
 pub fn secure_account(name: &str, credentials: &Credentials, width: usize) -> Result<Keys, Error> {
-    Store::create(default_store_path()?)?.secure_account(name, credentials, width)
+    Store::at(default_store_path()?).secure_account(name, credentials, width)
 }

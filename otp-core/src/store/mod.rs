@@ -65,6 +65,13 @@ impl Store {
         }
     }
 
+    /// A handle to the store at `path`, which need not exist yet: readers then
+    /// report [`Error::StoreMissing`], and securing an account creates it.
+    /// Does no I/O.
+    pub fn at(path: impl Into<PathBuf>) -> Self {
+        Store { path: path.into() }
+    }
+
     /// A handle to the store at `path`, creating an empty store (mode 0600)
     /// and its parent directory (mode 0700) when there is none.
     pub fn create(path: impl Into<PathBuf>) -> Result<Self, Error> {
@@ -238,6 +245,21 @@ impl Store {
             edit.entries[index] = EditEntry::new(id, &name, &new_record);
             Ok(new_keys)
         })
+    }
+
+    /// Imports an account from a Secure-Python-Link account file: recovers its
+    /// values with the old keys and seals them anew, under uniform pads, as a
+    /// new account. The old file is only read.
+    pub fn import_legacy(
+        &self,
+        file: &Path,
+        user_key: &crate::legacy::LegacyKey,
+        pass_key: &crate::legacy::LegacyKey,
+        name: &str,
+        width: usize,
+    ) -> Result<Keys, Error> {
+        let credentials = crate::legacy::recover_legacy(file, user_key, pass_key)?;
+        self.secure_account(name, &credentials, width)
     }
 
     /// Removes an account by name; its keys fail afterwards.

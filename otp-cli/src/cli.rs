@@ -1,0 +1,268 @@
+//! The command line, declared once with clap's derive API.
+//!
+//! Parsing, `--help`, the man page (`otp-link man`) and shell completions
+//! (`otp-link completions SHELL`) all come from these types.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Exit codes, listed in `--help` and README.
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0    success
+  2    usage: bad arguments, flags or input lines
+  3    key malformed, or the two keys do not belong together
+  4    authentication failed: wrong or rotated-away key, or altered store
+  5    account unknown
+  6    account already exists (use --replace)
+  7    store missing
+  8    store (or legacy file) corrupt or of an unsupported version
+  9    permission: store readable by others, or access denied
+  10   other input/output error, or the store lock was busy too long
+  11   value rejected: too long for the width, or an invalid account name
+  1    any other failure
+  126  exec: the program could not be run; 127: it was not found";
+
+/// Hand database and service credentials to non-interactive programs without
+/// ever writing them down in the clear.
+///
+/// An administrator secures an account once; otp-link seals the username and
+/// the password each with its own one-time pad into the store and prints two
+/// keys. A host starts child programs with only the keys; the child recovers
+/// the credentials with `otp-link recover`, `otp-link exec` or the Rust
+/// library.
+#[derive(Parser, Debug)]
+#[command(name = "otp-link", version, after_help = EXIT_CODES, max_term_width = 100)]
+pub struct Cli {
+    /// The store file [default: $OTP_LINK_STORE, else the per-user data
+    /// directory, e.g. ~/.local/share/otp-link/store.cbor]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub store: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Seal an account's username and password and print its two keys.
+    ///
+    /// On a terminal, asks for the username and the password (twice) without
+    /// echo; otherwise reads one line each from stdin. With --batch, reads
+    /// JSON lines {"account", "username", "password"} and secures them all in
+    /// one write, all or nothing.
+    SecureAccount(SecureAccount),
+    /// Print the credentials two keys open.
+    Recover(Recover),
+    /// Run a program with the credentials in its environment.
+    ///
+    /// On Unix otp-link replaces itself with PROGRAM; elsewhere it waits and
+    /// passes PROGRAM's exit status through.
+    Exec(Exec),
+    /// List the accounts: names, widths, creation and rotation times.
+    List(List),
+    /// Re-seal an account under new pads and print its new keys; the old keys
+    /// stop working.
+    Rotate(Rotate),
+    /// Remove an account; its keys stop working.
+    Remove(Remove),
+    /// Check that two keys open an account of the store and print its name.
+    Verify(Verify),
+    /// Import an account from a Secure-Python-Link account file.
+    ImportLegacy(ImportLegacy),
+    /// Print a shell completion script.
+    Completions(Completions),
+    /// Print the man page (roff) to stdout.
+    Man,
+}
+
+/// Output formats for commands that print keys.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeysFormat {
+    /// The user key, then the password key, one per line.
+    Text,
+    /// One JSON object {"account", "user_key", "pass_key"}.
+    Json,
+}
+
+/// Output formats for recover.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecoverFormat {
+    /// The username, then the password, one per line.
+    Text,
+    /// One JSON object {"username", "password"}.
+    Json,
+    /// `export` lines, quoted so any value is safe to `eval`.
+    Shell,
+}
+
+/// Which value `recover --field` prints.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldArg {
+    /// The username.
+    Username,
+    /// The password.
+    Password,
+}
+
+/// Output formats for list.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListFormat {
+    /// A table.
+    Text,
+    /// A JSON array.
+    Json,
+}
+
+/// Where the two keys come from.
+#[derive(Args, Debug)]
+pub struct KeyArgs {
+    /// The user key; `-` reads it from stdin.
+    #[arg(value_name = "USER_KEY", required_unless_present = "keys_env")]
+    pub user_key: Option<String>,
+    /// The password key; `-` reads it from stdin.
+    #[arg(value_name = "PASS_KEY", required_unless_present = "keys_env")]
+    pub pass_key: Option<String>,
+    /// Read both keys, separated by whitespace, from this environment variable
+    /// instead of the command line.
+    #[arg(long, value_name = "VAR", conflicts_with_all = ["user_key", "pass_key"])]
+    pub keys_env: Option<String>,
+}
+
+/// Options shared by commands that seal.
+#[derive(Args, Debug)]
+pub struct WidthArg {
+    /// Frame width W: values of up to W-2 bytes fit (3..=101).
+    #[arg(long, value_name = "W", default_value_t = otp_core::DEFAULT_WIDTH as u8,
+          value_parser = clap::value_parser!(u8).range(otp_core::MIN_WIDTH as i64..=otp_core::MAX_WIDTH as i64))]
+    pub width: u8,
+}
+
+/// `secure-account`.
+#[derive(Args, Debug)]
+pub struct SecureAccount {
+    /// The account's name, a label for list and remove (not a secret).
+    #[arg(required_unless_present = "batch", conflicts_with = "batch")]
+    pub account: Option<String>,
+    #[command(flatten)]
+    pub width: WidthArg,
+    /// Replace an existing account's credentials and issue new keys; the old
+    /// keys stop working.
+    #[arg(long, conflicts_with = "batch")]
+    pub replace: bool,
+    /// Read JSON lines {"account", "username", "password"} from stdin and
+    /// print one JSON line {"account", "user_key", "pass_key"} for each.
+    #[arg(long)]
+    pub batch: bool,
+    /// How to print the keys.
+    #[arg(long, value_enum, default_value_t = KeysFormat::Text, conflicts_with = "batch")]
+    pub format: KeysFormat,
+}
+
+/// `recover`.
+#[derive(Args, Debug)]
+pub struct Recover {
+    #[command(flatten)]
+    pub keys: KeyArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = RecoverFormat::Text)]
+    pub format: RecoverFormat,
+    /// Print only this value, alone.
+    #[arg(long, value_enum, conflicts_with = "format")]
+    pub field: Option<FieldArg>,
+    /// Variable name for the username in --format shell.
+    #[arg(long, value_name = "NAME", default_value = "OTP_LINK_USERNAME")]
+    pub user_var: String,
+    /// Variable name for the password in --format shell.
+    #[arg(long, value_name = "NAME", default_value = "OTP_LINK_PASSWORD")]
+    pub pass_var: String,
+}
+
+/// `exec`.
+#[derive(Args, Debug)]
+pub struct Exec {
+    /// The environment variable that receives the username.
+    #[arg(long, value_name = "NAME", default_value = "OTP_LINK_USERNAME")]
+    pub user_var: String,
+    /// The environment variable that receives the password.
+    #[arg(long, value_name = "NAME", default_value = "OTP_LINK_PASSWORD")]
+    pub pass_var: String,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+    /// The program to run, and its arguments.
+    #[arg(last = true, required = true, value_name = "PROGRAM")]
+    pub program: Vec<std::ffi::OsString>,
+}
+
+/// `list`.
+#[derive(Args, Debug)]
+pub struct List {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+    pub format: ListFormat,
+}
+
+/// `rotate`.
+#[derive(Args, Debug)]
+pub struct Rotate {
+    #[command(flatten)]
+    pub keys: KeyArgs,
+    /// How to print the new keys.
+    #[arg(long, value_enum, default_value_t = KeysFormat::Text)]
+    pub format: KeysFormat,
+}
+
+/// `remove`.
+#[derive(Args, Debug)]
+pub struct Remove {
+    /// The account to remove.
+    pub account: String,
+}
+
+/// `verify`.
+#[derive(Args, Debug)]
+pub struct Verify {
+    #[command(flatten)]
+    pub keys: KeyArgs,
+}
+
+/// `import-legacy`.
+#[derive(Args, Debug)]
+pub struct ImportLegacy {
+    /// The Secure-Python-Link account file (a pickle; never executed, never
+    /// modified).
+    pub file: PathBuf,
+    /// The old user key (quote it: it may hold $ ! & * ? #).
+    pub legacy_user_key: String,
+    /// The old password key.
+    pub legacy_pass_key: String,
+    /// The name of the new account.
+    #[arg(long, value_name = "NAME")]
+    pub account: String,
+    #[command(flatten)]
+    pub width: WidthArg,
+    /// How to print the new keys.
+    #[arg(long, value_enum, default_value_t = KeysFormat::Text)]
+    pub format: KeysFormat,
+}
+
+/// `completions`.
+#[derive(Args, Debug)]
+pub struct Completions {
+    /// The shell to generate completions for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,449 @@
+//! One function per command: read input, make one library call, print.
+
+use std::ffi::OsString;
+use std::io::{self, BufRead, Write};
+use std::path::PathBuf;
+use std::process::{Command as Process, ExitCode};
+
+use clap::CommandFactory;
+use otp_core::{Credentials, Keys, Store};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::cli::{self, Cli, Command, FieldArg, KeyArgs, KeysFormat, ListFormat, RecoverFormat};
+use crate::{input, CliError};
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    let store = || -> Result<PathBuf, CliError> {
+        match &cli.store {
+            Some(path) => Ok(path.clone()),
+            None => Ok(otp_core::default_store_path()?),
+        }
+    };
+    match cli.command {
+        Command::SecureAccount(args) if args.batch => secure_batch(store()?, args.width.width),
+        Command::SecureAccount(args) => {
+            let store = Store::at(store()?);
+            let account = args.account.unwrap_or_default();
+            let credentials = input::credentials()?;
+            let width = usize::from(args.width.width);
+            let keys = if args.replace {
+                store.replace(&account, &credentials, width)?
+            } else {
+                store.secure_account(&account, &credentials, width)?
+            };
+            print_keys(&account, &keys, args.format)?;
+            eprintln!(
+                "otp-link: a host starts each child with the two keys as its arguments: PROGRAM USER_KEY PASS_KEY, or otp-link exec USER_KEY PASS_KEY -- PROGRAM"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Recover(args) => {
+            let keys = read_keys(&args.keys)?;
+            let credentials = Store::open(store()?)?.recover(&keys)?;
+            print_credentials(&credentials, &args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Exec(args) => exec(store()?, args),
+        Command::List(args) => {
+            let accounts = Store::open(store()?)?.accounts()?;
+            print_accounts(&accounts, args.format)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rotate(args) => {
+            let keys = read_keys(&args.keys)?;
+            let store = Store::open(store()?)?;
+            let new_keys = store.rotate(&keys)?;
+            let name = store.verify(&new_keys)?;
+            print_keys(&name, &new_keys, args.format)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Remove(args) => {
+            Store::open(store()?)?.remove(&args.account)?;
+            eprintln!(
+                "otp-link: removed account '{}'; its keys no longer work",
+                args.account
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify(args) => {
+            let keys = read_keys(&args.keys)?;
+            let name = Store::open(store()?)?.verify(&keys)?;
+            write_out(format!("{name}\n").as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ImportLegacy(args) => {
+            let user = args.legacy_user_key.parse()?;
+            let pass = args.legacy_pass_key.parse()?;
+            let keys = Store::at(store()?).import_legacy(
+                &args.file,
+                &user,
+                &pass,
+                &args.account,
+                usize::from(args.width.width),
+            )?;
+            print_keys(&args.account, &keys, args.format)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Completions(args) => {
+            let mut out = Vec::new();
+            clap_complete::generate(args.shell, &mut Cli::command(), "otp-link", &mut out);
+            write_out(&out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut out)
+                .map_err(|e| CliError::Io(format!("rendering the man page failed: {e}")))?;
+            write_out(&out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn read_keys(args: &KeyArgs) -> Result<Keys, CliError> {
+    let [user, pass] = input::key_texts(
+        args.user_key.as_deref(),
+        args.pass_key.as_deref(),
+        args.keys_env.as_deref(),
+    )?;
+    Ok(Keys::parse(&user, &pass)?)
+}
+
+/// Writes to stdout, all at once; a closed pipe is an I/O error, not a panic.
+fn write_out(bytes: &[u8]) -> Result<(), CliError> {
+    let mut out = io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .map_err(|e| CliError::Io(format!("writing to stdout failed: {e}")))
+}
+
+fn json_line(value: &impl Serialize) -> Result<Zeroizing<Vec<u8>>, CliError> {
+    let mut out = Zeroizing::new(Vec::new());
+    serde_json::to_writer(&mut *out, value)
+        .map_err(|e| CliError::Io(format!("encoding JSON failed: {e}")))?;
+    out.push(b'\n');
+    Ok(out)
+}
+
+#[derive(Serialize)]
+struct KeysJson<'a> {
+    account: &'a str,
+    user_key: &'a str,
+    pass_key: &'a str,
+}
+
+fn keys_json(account: &str, keys: &Keys) -> Result<Zeroizing<Vec<u8>>, CliError> {
+    let user = keys.user().expose_secret();
+    let pass = keys.pass().expose_secret();
+    json_line(&KeysJson {
+        account,
+        user_key: user.expose_secret(),
+        pass_key: pass.expose_secret(),
+    })
+}
+
+fn print_keys(account: &str, keys: &Keys, format: KeysFormat) -> Result<(), CliError> {
+    let out = match format {
+        KeysFormat::Json => keys_json(account, keys)?,
+        KeysFormat::Text => {
+            let user = keys.user().expose_secret();
+            let pass = keys.pass().expose_secret();
+            Zeroizing::new(
+                format!("{}\n{}\n", user.expose_secret(), pass.expose_secret()).into_bytes(),
+            )
+        }
+    };
+    write_out(&out)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchLine {
+    account: String,
+    username: String,
+    password: String,
+}
+
+fn secure_batch(path: PathBuf, width: u8) -> Result<ExitCode, CliError> {
+    let width = usize::from(width);
+    let mut accounts: Vec<(String, Credentials)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (index, line) in io::stdin().lock().lines().enumerate() {
+        let number = index + 1;
+        let line =
+            Zeroizing::new(line.map_err(|e| {
+                CliError::Io(format!("reading stdin failed at line {number}: {e}"))
+            })?);
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parsed: BatchLine = serde_json::from_str(&line).map_err(|e| {
+            CliError::Usage(format!(
+                "line {number} of the batch is not {{\"account\", \"username\", \"password\"}} ({}); nothing was secured",
+                e.classify_message()
+            ))
+        })?;
+        if !seen.insert(parsed.account.clone()) {
+            return Err(CliError::Usage(format!(
+                "line {number}: account '{}' appears twice in the batch; nothing was secured",
+                parsed.account
+            )));
+        }
+        for (field, value) in [
+            ("username", &parsed.username),
+            ("password", &parsed.password),
+        ] {
+            if value.len() > width - 2 {
+                return Err(CliError::Usage(format!(
+                    "line {number}: the {field} of '{}' is {} bytes but width {width} holds at most {}; pass a larger --width; nothing was secured",
+                    parsed.account,
+                    value.len(),
+                    width - 2
+                )));
+            }
+        }
+        let BatchLine {
+            account,
+            username,
+            password,
+        } = parsed;
+        accounts.push((account, Credentials::new(username, password)));
+    }
+    let keys =
+        Store::at(path).secure_batch(accounts.iter().map(|(n, c)| (n.as_str(), c)), width)?;
+    let mut out = Zeroizing::new(Vec::new());
+    for ((name, _), keys) in accounts.iter().zip(&keys) {
+        out.extend_from_slice(&keys_json(name, keys)?);
+    }
+    write_out(&out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+trait ClassifyMessage {
+    fn classify_message(&self) -> String;
+}
+
+impl ClassifyMessage for serde_json::Error {
+    /// serde_json's message without the offending input (which may be a secret).
+    fn classify_message(&self) -> String {
+        match self.classify() {
+            serde_json::error::Category::Io => "read error".into(),
+            serde_json::error::Category::Syntax => {
+                format!("invalid JSON at column {}", self.column())
+            }
+            serde_json::error::Category::Eof => "the line ends early".into(),
+            serde_json::error::Category::Data => {
+                "a field is missing, unknown, or not a string".into()
+            }
+        }
+    }
+}
+
+/// Quotes a value for POSIX sh: single quotes, with `'` written as `'\''`.
+fn shell_quote(value: &str) -> String {
+    let mut quoted = String::with_capacity(value.len() + 2);
+    quoted.push('\'');
+    for c in value.chars() {
+        if c == '\'' {
+            quoted.push_str("'\\''");
+        } else {
+            quoted.push(c);
+        }
+    }
+    quoted.push('\'');
+    quoted
+}
+
+/// A portable environment variable name: a letter or `_`, then letters,
+/// digits or `_`.
+fn check_var_name(name: &str, option: &str) -> Result<(), CliError> {
+    let mut chars = name.chars();
+    let ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(CliError::Usage(format!(
+            "{option} '{name}' is not a variable name; use letters, digits and '_', not starting with a digit"
+        )))
+    }
+}
+
+#[derive(Serialize)]
+struct CredentialsJson<'a> {
+    username: &'a str,
+    password: &'a str,
+}
+
+fn print_credentials(c: &Credentials, args: &cli::Recover) -> Result<(), CliError> {
+    let out = match (args.field, args.format) {
+        (Some(FieldArg::Username), _) => Zeroizing::new(format!("{}\n", c.username()).into_bytes()),
+        (Some(FieldArg::Password), _) => Zeroizing::new(format!("{}\n", c.password()).into_bytes()),
+        (None, RecoverFormat::Text) => {
+            Zeroizing::new(format!("{}\n{}\n", c.username(), c.password()).into_bytes())
+        }
+        (None, RecoverFormat::Json) => json_line(&CredentialsJson {
+            username: c.username(),
+            password: c.password(),
+        })?,
+        (None, RecoverFormat::Shell) => {
+            check_var_name(&args.user_var, "--user-var")?;
+            check_var_name(&args.pass_var, "--pass-var")?;
+            let user = Zeroizing::new(shell_quote(c.username()));
+            let pass = Zeroizing::new(shell_quote(c.password()));
+            Zeroizing::new(
+                format!(
+                    "export {}={}\nexport {}={}\n",
+                    args.user_var, *user, args.pass_var, *pass
+                )
+                .into_bytes(),
+            )
+        }
+    };
+    write_out(&out)
+}
+
+fn exec(path: PathBuf, args: cli::Exec) -> Result<ExitCode, CliError> {
+    check_var_name(&args.user_var, "--user-var")?;
+    check_var_name(&args.pass_var, "--pass-var")?;
+    let keys = read_keys(&args.keys)?;
+    let credentials = Store::open(path)?.recover(&keys)?;
+    let (program, program_args): (&OsString, &[OsString]) = match args.program.split_first() {
+        Some(split) => split,
+        None => return Err(CliError::Usage("name the program to run after '--'".into())),
+    };
+    let mut child = Process::new(program);
+    child
+        .args(program_args)
+        .env(&args.user_var, credentials.username())
+        .env(&args.pass_var, credentials.password());
+    if let Some(var) = &args.keys.keys_env {
+        child.env_remove(var);
+    }
+    let failed = |e: io::Error| CliError::Exec {
+        message: format!(
+            "cannot run {}: {e}; check the program name and PATH",
+            program.to_string_lossy()
+        ),
+        code: if e.kind() == io::ErrorKind::NotFound {
+            127
+        } else {
+            126
+        },
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        // exec only returns on failure.
+        Err(failed(child.exec()))
+    }
+    #[cfg(not(unix))]
+    {
+        let status = child.status().map_err(failed)?;
+        drop(credentials);
+        Ok(ExitCode::from(status.code().unwrap_or(1) as u8))
+    }
+}
+
+/// Seconds since the epoch as an RFC 3339 UTC time (days-to-civil after
+/// Howard Hinnant's algorithm).
+fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[derive(Serialize)]
+struct AccountJson<'a> {
+    account: &'a str,
+    width: usize,
+    created: String,
+    rotated: Option<String>,
+}
+
+fn print_accounts(accounts: &[otp_core::AccountInfo], format: ListFormat) -> Result<(), CliError> {
+    let out = match format {
+        ListFormat::Json => {
+            let rows: Vec<AccountJson<'_>> = accounts
+                .iter()
+                .map(|a| AccountJson {
+                    account: &a.name,
+                    width: a.width,
+                    created: rfc3339(a.created),
+                    rotated: a.rotated.map(rfc3339),
+                })
+                .collect();
+            json_line(&rows)?.to_vec()
+        }
+        ListFormat::Text => {
+            let name_width = accounts
+                .iter()
+                .map(|a| a.name.chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(7);
+            let mut out = format!(
+                "{:<name_width$}  WIDTH  CREATED               ROTATED\n",
+                "ACCOUNT"
+            );
+            for a in accounts {
+                out.push_str(&format!(
+                    "{:<name_width$}  {:>5}  {}  {}\n",
+                    a.name,
+                    a.width,
+                    rfc3339(a.created),
+                    a.rotated.map(rfc3339).unwrap_or_else(|| "-".into())
+                ));
+            }
+            out.into_bytes()
+        }
+    };
+    write_out(&out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_of_known_instants() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_633_662), "2026-11-25T19:07:42Z");
+    }
+
+    #[test]
+    fn shell_quote_escapes_single_quotes() {
+        assert_eq!(shell_quote("a'b"), "'a'\\''b'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn variable_names_are_checked() {
+        assert!(check_var_name("PGPASSWORD", "--pass-var").is_ok());
+        assert!(check_var_name("_x1", "--pass-var").is_ok());
+        for bad in ["", "1A", "A-B", "A B", "A=B", "$(x)"] {
+            assert!(check_var_name(bad, "--pass-var").is_err(), "{bad}");
+        }
+    }
+}
