@@ -109,7 +109,7 @@ pub(crate) fn seal_with(
     );
     let frame = frame(value, padding);
     let ciphertext: Vec<u8> = frame.iter().zip(pad).map(|(f, p)| f ^ p).collect();
-    let tag = compute_tag(record, field, &ciphertext, mac_key);
+    let tag = compute_tag(record, field, &frame, mac_key);
     Ok(Sealed { ciphertext, tag })
 }
 
@@ -126,30 +126,34 @@ pub(crate) fn frame(value: &[u8], padding: &[u8]) -> Zeroizing<Vec<u8>> {
 }
 
 /// The message Poly1305 authenticates: label, record id, field, width and
-/// ciphertext (spec/README.md, "Authenticator").
-pub(crate) fn mac_message(record: &RecordId, field: Field, ciphertext: &[u8]) -> Vec<u8> {
-    let mut msg = Vec::with_capacity(MAC_LABEL.len() + 18 + ciphertext.len());
+/// the frame (spec/README.md, "Authenticator"). The frame, not the
+/// ciphertext: a tag over the ciphertext would prove the store unaltered but
+/// not the pad right, and a wrong pad must never yield a value.
+pub(crate) fn mac_message(record: &RecordId, field: Field, frame: &[u8]) -> Zeroizing<Vec<u8>> {
+    let mut msg = Zeroizing::new(Vec::with_capacity(MAC_LABEL.len() + 18 + frame.len()));
     msg.extend_from_slice(MAC_LABEL);
     msg.extend_from_slice(record.as_bytes());
     msg.push(field.tag_byte());
-    msg.push(ciphertext.len() as u8);
-    msg.extend_from_slice(ciphertext);
+    msg.push(frame.len() as u8);
+    msg.extend_from_slice(frame);
     msg
 }
 
+/// Poly1305 of [`mac_message`] under the one-time key. The tag reveals
+/// nothing of the frame: its `s` half is a fresh uniform 128-bit mask.
 pub(crate) fn compute_tag(
     record: &RecordId,
     field: Field,
-    ciphertext: &[u8],
+    frame: &[u8],
     mac_key: &[u8; MAC_KEY_LEN],
 ) -> [u8; TAG_LEN] {
     let mac = Poly1305::new(poly1305::Key::from_slice(mac_key));
-    mac.compute_unpadded(&mac_message(record, field, ciphertext))
+    mac.compute_unpadded(&mac_message(record, field, frame))
         .into()
 }
 
-/// Opens a sealed value: authenticates first, then removes the pad and the
-/// frame. Every failure — wrong width, wrong tag, a frame that does not
+/// Opens a sealed value: removes the pad, authenticates the frame, then
+/// reads the value out of it; nothing is returned unless the tag verifies. Every failure — wrong width, wrong tag, a frame that does not
 /// parse, a value that is not UTF-8 — is [`Error::AuthenticationFailed`].
 pub(crate) fn open(
     record: &RecordId,
@@ -162,10 +166,6 @@ pub(crate) fn open(
     if pad.len() != width {
         return Err(Error::AuthenticationFailed);
     }
-    let expected = compute_tag(record, field, &sealed.ciphertext, mac_key);
-    if !bool::from(expected.ct_eq(&sealed.tag)) {
-        return Err(Error::AuthenticationFailed);
-    }
     let frame: Zeroizing<Vec<u8>> = Zeroizing::new(
         sealed
             .ciphertext
@@ -174,6 +174,10 @@ pub(crate) fn open(
             .map(|(c, p)| c ^ p)
             .collect(),
     );
+    let expected = compute_tag(record, field, &frame, mac_key);
+    if !bool::from(expected.ct_eq(&sealed.tag)) {
+        return Err(Error::AuthenticationFailed);
+    }
     let len = parse_length(&frame).ok_or(Error::AuthenticationFailed)?;
     let value = std::str::from_utf8(&frame[..len]).map_err(|_| Error::AuthenticationFailed)?;
     Ok(Zeroizing::new(value.to_owned()))
@@ -265,6 +269,19 @@ mod tests {
             open(&rid(), Field::Password, &sealed, &s.pad, &s.mac_key),
             Err(Error::AuthenticationFailed)
         ));
+    }
+
+    #[test]
+    fn wrong_pad_with_the_right_mac_key_fails() {
+        let (sealed, s) = seal(&rid(), Field::Username, 25, b"scott").unwrap();
+        for i in 0..25 * 8 {
+            let mut pad = s.pad.to_vec();
+            pad[i / 8] ^= 1 << (i % 8);
+            assert!(matches!(
+                open(&rid(), Field::Username, &sealed, &pad, &s.mac_key),
+                Err(Error::AuthenticationFailed)
+            ));
+        }
     }
 
     #[test]

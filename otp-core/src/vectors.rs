@@ -49,8 +49,8 @@ pub fn frame(value: &[u8], padding: &[u8]) -> Vec<u8> {
 }
 
 /// The exact message Poly1305 authenticates for one sealed value.
-pub fn mac_message(record_id: [u8; 16], field: Field, ciphertext: &[u8]) -> Vec<u8> {
-    seal::mac_message(&RecordId::from_bytes(record_id), field, ciphertext)
+pub fn mac_message(record_id: [u8; 16], field: Field, frame: &[u8]) -> Vec<u8> {
+    seal::mac_message(&RecordId::from_bytes(record_id), field, frame).to_vec()
 }
 
 /// Seals one value; returns `(ciphertext, tag)`.
@@ -68,6 +68,64 @@ pub fn seal(
         &v.mac_key,
     )?;
     Ok((sealed.ciphertext, sealed.tag))
+}
+
+/// Seals an arbitrary frame, even one no conforming sealer would write (bad
+/// length digits, invalid UTF-8), for the vectors that must fail at the frame
+/// layer after the tag has verified. Returns `(ciphertext, tag)`.
+pub fn seal_frame(
+    record_id: [u8; 16],
+    field: Field,
+    frame: &[u8],
+    pad: &[u8],
+    mac_key: [u8; 32],
+) -> (Vec<u8>, [u8; 16]) {
+    let ciphertext: Vec<u8> = frame.iter().zip(pad).map(|(f, p)| f ^ p).collect();
+    let tag = seal::compute_tag(&RecordId::from_bytes(record_id), field, frame, &mac_key);
+    (ciphertext, tag)
+}
+
+/// Encodes a store from raw parts: for each account its id, name, width,
+/// times and the `(ciphertext, tag)` of both fields.
+pub fn encode_store_raw(accounts: &[RawAccount<'_>]) -> Vec<u8> {
+    let entries: Vec<Vec<u8>> = accounts
+        .iter()
+        .map(|a| {
+            let record = format::encode_record(&Record {
+                width: a.width,
+                created: a.created,
+                rotated: a.rotated,
+                username: seal::Sealed {
+                    ciphertext: a.username.0.clone(),
+                    tag: a.username.1,
+                },
+                password: seal::Sealed {
+                    ciphertext: a.password.0.clone(),
+                    tag: a.password.1,
+                },
+            });
+            format::encode_entry(&RecordId::from_bytes(a.record_id), a.name, &record)
+        })
+        .collect();
+    format::encode_store(entries.iter().map(Vec::as_slice))
+}
+
+/// An account given by its sealed parts, for [`encode_store_raw`].
+pub struct RawAccount<'a> {
+    /// The account name.
+    pub name: &'a str,
+    /// The record id.
+    pub record_id: [u8; 16],
+    /// The frame width written into the record.
+    pub width: usize,
+    /// Creation time.
+    pub created: u64,
+    /// Rotation time.
+    pub rotated: Option<u64>,
+    /// `(ciphertext, tag)` of the username.
+    pub username: (Vec<u8>, [u8; 16]),
+    /// `(ciphertext, tag)` of the password.
+    pub password: (Vec<u8>, [u8; 16]),
 }
 
 /// The key text for a pad and MAC key.
@@ -114,4 +172,21 @@ pub fn encode_store(accounts: &[VectorAccount<'_>]) -> Result<Vec<u8>, Error> {
         ));
     }
     Ok(format::encode_store(entries.iter().map(Vec::as_slice)))
+}
+
+/// Decodes a whole store from bytes, every account record included, as a
+/// reader and `list` would; returns the number of accounts or the reason the
+/// bytes are not a store. For conformance tests and fuzzing.
+pub fn parse_store(bytes: &[u8]) -> Result<usize, String> {
+    let describe = |e: format::FormatError| match e {
+        format::FormatError::Corrupt(reason) => reason,
+        format::FormatError::Version(v) => format!("unsupported version {v}"),
+    };
+    let entries = format::parse_header(bytes)
+        .and_then(|a| a.collect_all())
+        .map_err(describe)?;
+    for entry in &entries {
+        format::decode_record(entry.record).map_err(describe)?;
+    }
+    Ok(entries.len())
 }

@@ -1,0 +1,283 @@
+//! The spec's test vectors: committed files equal the seeded generator's
+//! output, every vector is read as its `fails_at` layer says (through the
+//! library and through the binary), and success vectors are re-derived by
+//! code written from spec/README.md alone — its own frame, XOR, MAC message,
+//! Poly1305, CRC-32 and a generic CBOR decoder (ciborium).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use ciborium::Value;
+use otp_core::{Error, Keys, Store};
+use otp_link_tests::{generate, to_file_text, Layer, Vector};
+use poly1305::universal_hash::KeyInit;
+
+fn vectors_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/vectors")
+}
+
+fn committed() -> Vec<(String, Vector)> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(vectors_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&path).unwrap();
+        all.push((name, serde_json::from_str(&text).unwrap()));
+    }
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    all
+}
+
+fn write_store(dir: &Path, hex_bytes: &str) -> PathBuf {
+    let path = dir.join("store.cbor");
+    std::fs::write(&path, hex::decode(hex_bytes).unwrap()).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    path
+}
+
+#[test]
+fn committed_vectors_equal_the_generator_byte_for_byte() {
+    let generated = generate();
+    let names: BTreeSet<_> = generated.iter().map(|(n, _)| n.clone()).collect();
+    let on_disk: BTreeSet<_> = committed().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names, on_disk,
+        "regenerate with: cargo run -p otp-link-tests --bin gen-vectors"
+    );
+    for (name, vector) in generated {
+        let text = std::fs::read_to_string(vectors_dir().join(format!("{name}.json"))).unwrap();
+        assert_eq!(
+            text,
+            to_file_text(&vector),
+            "spec/vectors/{name}.json differs from the generator"
+        );
+    }
+}
+
+#[test]
+fn vectors_cover_every_layer() {
+    let layers: BTreeSet<String> = committed()
+        .iter()
+        .map(|(_, v)| format!("{:?}", v.fails_at))
+        .collect();
+    for layer in [
+        "None", "Key", "Pair", "Store", "Version", "Record", "Auth", "Frame",
+    ] {
+        assert!(layers.contains(layer), "no vector fails at {layer}");
+    }
+}
+
+fn layer_of(result: &Result<otp_core::Credentials, Error>) -> Layer {
+    match result {
+        Ok(_) => Layer::None,
+        Err(Error::MalformedKey { .. }) => Layer::Key,
+        Err(Error::MismatchedKeys { .. }) => Layer::Pair,
+        Err(Error::StoreCorrupt { .. }) => Layer::Store,
+        Err(Error::UnsupportedVersion { .. }) => Layer::Version,
+        Err(Error::UnknownRecord { .. }) => Layer::Record,
+        // Auth and frame failures are one error by design.
+        Err(Error::AuthenticationFailed) => Layer::Auth,
+        Err(other) => panic!("unexpected error {other:?}"),
+    }
+}
+
+#[test]
+fn library_reads_every_vector_as_its_layer_says() {
+    for (name, v) in committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_store(dir.path(), &v.store);
+        let result = Keys::parse(&v.user_key, &v.pass_key)
+            .and_then(|keys| Store::open(&path)?.recover(&keys));
+        let expected = if v.fails_at == Layer::Frame {
+            Layer::Auth
+        } else {
+            v.fails_at
+        };
+        assert_eq!(layer_of(&result), expected, "{name}");
+        if let Ok(c) = result {
+            assert_eq!(Some(c.username()), v.username.as_deref(), "{name}");
+            assert_eq!(Some(c.password()), v.password.as_deref(), "{name}");
+        }
+    }
+}
+
+#[test]
+fn binary_exits_with_the_code_of_each_vectors_layer() {
+    for (name, v) in committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_store(dir.path(), &v.store);
+        let out = Command::cargo_bin("otp-link")
+            .unwrap()
+            .arg("--store")
+            .arg(&path)
+            .args(["recover", "--format", "json", &v.user_key, &v.pass_key])
+            .output()
+            .unwrap();
+        let code = out.status.code().unwrap();
+        let expected = match v.fails_at {
+            Layer::None => 0,
+            Layer::Key | Layer::Pair => 3,
+            Layer::Auth | Layer::Frame => 4,
+            Layer::Record => 5,
+            Layer::Store | Layer::Version => 8,
+        };
+        assert_eq!(
+            code,
+            expected,
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if code == 0 {
+            let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(got["username"], v.username.clone().unwrap());
+            assert_eq!(got["password"], v.password.clone().unwrap());
+        } else {
+            assert!(out.stdout.is_empty(), "{name}");
+            assert_eq!(stderr.lines().count(), 1, "{name}: {stderr}");
+            assert!(stderr.starts_with("otp-link: "), "{name}: {stderr}");
+            assert!(
+                !stderr.contains(&v.user_key[20..60]),
+                "{name} leaks the key: {stderr}"
+            );
+        }
+    }
+}
+
+/// CRC-32 (IEEE), table-driven: a second implementation beside otp-core's.
+fn crc32(bytes: &[u8]) -> u32 {
+    let table: Vec<u32> = (0..256u32)
+        .map(|n| {
+            (0..8).fold(n, |c, _| {
+                if c & 1 == 1 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                }
+            })
+        })
+        .collect();
+    !bytes.iter().fold(!0u32, |c, &b| {
+        table[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8)
+    })
+}
+
+#[test]
+fn success_vectors_rederive_from_the_spec() {
+    for (name, v) in committed()
+        .into_iter()
+        .filter(|(_, v)| v.fails_at == Layer::None)
+    {
+        let rid = hex::decode(&v.record_id).unwrap();
+        for (f, letter, value) in [
+            (&v.user, b'u', v.username.as_ref().unwrap()),
+            (&v.pass, b'p', v.password.as_ref().unwrap()),
+        ] {
+            let h = |s: &str| hex::decode(s).unwrap();
+            assert_eq!(h(&f.value), value.as_bytes(), "{name}");
+            // Frame: value, padding, two ASCII digits; W bytes in all.
+            let mut frame = value.as_bytes().to_vec();
+            frame.extend(h(&f.padding));
+            frame.extend(format!("{:02}", value.len()).as_bytes());
+            assert_eq!(frame.len(), v.width, "{name}");
+            assert_eq!(frame, h(&f.frame), "{name}");
+            // Ciphertext: frame XOR pad.
+            let ct: Vec<u8> = frame.iter().zip(h(&f.pad)).map(|(a, b)| a ^ b).collect();
+            assert_eq!(ct, h(&f.ciphertext), "{name}");
+            // MAC message and Poly1305 tag.
+            let mut msg = b"otp-link tag v1".to_vec();
+            msg.extend(&rid);
+            msg.push(letter);
+            msg.push(v.width as u8);
+            msg.extend(&frame);
+            assert_eq!(msg, h(&f.mac_message), "{name}");
+            let key = h(&f.mac_key);
+            let tag =
+                poly1305::Poly1305::new(poly1305::Key::from_slice(&key)).compute_unpadded(&msg);
+            assert_eq!(tag.as_slice(), h(&f.tag), "{name}");
+            // Key text.
+            let body = format!(
+                "otp1-{}-{}-{}-{}",
+                letter as char, v.record_id, f.pad, f.mac_key
+            );
+            assert_eq!(
+                f.key,
+                format!("{body}-{:08x}", crc32(body.as_bytes())),
+                "{name}"
+            );
+        }
+        assert_eq!(v.user_key, v.user.key);
+        assert_eq!(v.pass_key, v.pass.key);
+    }
+}
+
+fn map_get<'a>(map: &'a [(Value, Value)], key: &str) -> &'a Value {
+    map.iter()
+        .find(|(k, _)| k.as_text() == Some(key))
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("no {key}"))
+}
+
+#[test]
+fn success_vector_stores_decode_with_a_generic_cbor_decoder() {
+    for (name, v) in committed()
+        .into_iter()
+        .filter(|(_, v)| v.fails_at == Layer::None)
+    {
+        let bytes = hex::decode(&v.store).unwrap();
+        let top: Value = ciborium::from_reader(&bytes[..]).unwrap();
+        let top = top.as_map().unwrap();
+        let keys: Vec<_> = top.iter().map(|(k, _)| k.as_text().unwrap()).collect();
+        assert_eq!(keys, ["format", "version", "accounts"], "{name}");
+        assert_eq!(map_get(top, "format").as_text(), Some("otp-link store"));
+        assert_eq!(map_get(top, "version").as_integer(), Some(1.into()));
+        let accounts = map_get(top, "accounts").as_array().unwrap();
+        let mut found = false;
+        for entry in accounts {
+            let entry = entry.as_array().unwrap();
+            assert_eq!(entry.len(), 3);
+            let id = entry[0].as_bytes().unwrap();
+            assert_eq!(id.len(), 16);
+            assert!(entry[1].as_text().is_some());
+            let record: Value = ciborium::from_reader(&entry[2].as_bytes().unwrap()[..]).unwrap();
+            let record = record.as_map().unwrap();
+            let keys: Vec<_> = record.iter().map(|(k, _)| k.as_text().unwrap()).collect();
+            assert_eq!(
+                keys,
+                ["width", "created", "rotated", "username", "password"],
+                "{name}"
+            );
+            if hex::encode(id) == v.record_id {
+                found = true;
+                assert_eq!(
+                    map_get(record, "width").as_integer(),
+                    Some((v.width as u64).into())
+                );
+                for (field, fv) in [("username", &v.user), ("password", &v.pass)] {
+                    let sealed = map_get(record, field).as_array().unwrap();
+                    assert_eq!(
+                        hex::encode(sealed[0].as_bytes().unwrap()),
+                        fv.ciphertext,
+                        "{name}"
+                    );
+                    assert_eq!(hex::encode(sealed[1].as_bytes().unwrap()), fv.tag, "{name}");
+                }
+            }
+        }
+        assert!(found, "{name}: the vector's record is not in its store");
+        // Neither value appears in the store bytes.
+        for value in [v.username.unwrap(), v.password.unwrap()] {
+            if value.len() >= 4 {
+                assert!(
+                    !bytes.windows(value.len()).any(|w| w == value.as_bytes()),
+                    "{name}"
+                );
+            }
+        }
+    }
+}
