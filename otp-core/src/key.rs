@@ -58,7 +58,7 @@ impl Field {
 pub struct RecordId([u8; RECORD_ID_LEN]);
 
 impl RecordId {
-    pub(crate) fn from_bytes(bytes: [u8; RECORD_ID_LEN]) -> Self {
+    pub(crate) const fn from_bytes(bytes: [u8; RECORD_ID_LEN]) -> Self {
         RecordId(bytes)
     }
 

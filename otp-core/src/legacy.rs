@@ -11,11 +11,29 @@
 //!
 //! Unpickling runs code: a pickle may import any Python callable and call
 //! it (`GLOBAL` + `REDUCE` is `os.system('...')` in two opcodes). The
-//! reader here interprets only the handful of opcodes with which Python 2
-//! and Python 3 write a dict holding a list of two strings (see
-//! [`parse_account_file`]), checks every length prefix against the bytes
-//! that remain before it allocates, reads at most
-//! [`LEGACY_MAX_FILE_BYTES`], and rejects everything else with a reason.
+//! reader here never runs anything. It interprets only the opcodes with
+//! which Python 2 and Python 3 write a dict holding a list of two strings,
+//! checks every length prefix against the bytes that remain before it
+//! allocates, reads at most [`LEGACY_MAX_FILE_BYTES`], and rejects
+//! everything else with a reason. Accepted opcodes:
+//!
+//! - framing: `PROTO` (0..=5, first byte only), `FRAME`, `STOP` (last
+//!   byte);
+//! - containers: `MARK`, `EMPTY_DICT`, `DICT`, `SETITEM`, `SETITEMS`,
+//!   `EMPTY_LIST`, `LIST`, `APPEND`, `APPENDS`;
+//! - `str`: `BINUNICODE`, `SHORT_BINUNICODE`, `BINUNICODE8` (UTF-8) and
+//!   `UNICODE` (protocol 0, raw-unicode-escape);
+//! - byte strings (`str` of Python 2): `STRING` (protocol 0, a quoted
+//!   Python repr in `'` or `"` with `\\`, `\'`, `\"`, `\a\b\f\n\r\t\v`,
+//!   `\xhh` and octal escapes), `SHORT_BINSTRING`, `BINSTRING`,
+//!   `SHORT_BINBYTES`, `BINBYTES`, `BINBYTES8`;
+//! - memo: `PUT`, `BINPUT`, `LONG_BINPUT`, `MEMOIZE`, and `GET`, `BINGET`,
+//!   `LONG_BINGET` of a string.
+//!
+//! The text-line arguments of `STRING`, `PUT` and `GET` may end in `\r\n`
+//! (a Python 2 pickle written in text mode on Windows). The pickle must
+//! hold exactly `{'list': [a, b]}`; `a` and `b` must be 25 characters in
+//! U+0000..=U+00FF (or 25 bytes), read as latin-1 bytes.
 //!
 //! # What a wrong key looks like
 //!
@@ -141,9 +159,10 @@ pub fn recover_legacy(
 ///
 /// - [`Error::LegacyFile`] when `file_bytes` is empty, larger than
 ///   [`LEGACY_MAX_FILE_BYTES`], not a pickle, a pickle with any opcode
-///   other than those listed at [`parse_account_file`], or a pickle of
-///   anything but a dict whose only key `'list'` holds exactly two strings
-///   of 25 characters each in the range U+0000..=U+00FF (or of 25 bytes);
+///   other than those listed in the [module documentation](self), or a
+///   pickle of anything but a dict whose only key `'list'` holds exactly
+///   two strings of 25 characters each in U+0000..=U+00FF (or of 25
+///   bytes);
 /// - [`Error::LegacyKeyRejected`] with `field` `"username"` or
 ///   `"password"` when the frame opened with that key does not end in two
 ///   digits, claims a value longer than 23 bytes, or yields a value that
@@ -178,9 +197,7 @@ pub fn recover_legacy_bytes(
 fn read_limited(path: &Path) -> Result<Vec<u8>, Error> {
     let too_large = |len: u64| Error::LegacyFile {
         path: path.to_path_buf(),
-        reason: format!(
-            "the file is {len} bytes, and account files are far smaller than the {LEGACY_MAX_FILE_BYTES} bytes read at most"
-        ),
+        reason: too_large_reason(len),
     };
     let file = std::fs::File::open(path).map_err(|e| Error::io("reading", path, e))?;
     let meta = file.metadata().map_err(|e| Error::io("reading", path, e))?;
@@ -197,6 +214,12 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, Error> {
         return Err(too_large(bytes.len() as u64));
     }
     Ok(bytes)
+}
+
+fn too_large_reason(len: u64) -> String {
+    format!(
+        "the file is {len} bytes, and account files are far smaller than the {LEGACY_MAX_FILE_BYTES} bytes read at most"
+    )
 }
 
 /// XORs `stored` with `key` and takes the value out of the frame, or
@@ -223,7 +246,6 @@ fn open_value(stored: &[u8; LEGACY_KEY_LEN], key: &LegacyKey) -> Option<String> 
 
 /// A string of the pickle: `str` (Python 3, or `unicode` of Python 2) or
 /// `bytes` (a `str` of Python 2).
-#[derive(Clone)]
 enum Text {
     Unicode(String),
     Bytes(Vec<u8>),
@@ -231,7 +253,8 @@ enum Text {
 
 /// What a dict may map a key to.
 enum Value {
-    Text(Rc<Text>),
+    /// A string, which is not what an account file's dict holds.
+    Text,
     List(Vec<Rc<Text>>),
 }
 
@@ -371,25 +394,8 @@ fn rejection(op: u8, at: usize) -> String {
 /// Reads a Secure-Python-Link account file and returns the two stored
 /// values (username first), each as the 25 bytes it holds: a `str` value
 /// gives its code points, which must all be at most U+00FF (latin-1); a
-/// Python 2 byte string gives its bytes.
-///
-/// The file must be a pickle of exactly `{'list': [enc_user, enc_pass]}`
-/// and at most [`LEGACY_MAX_FILE_BYTES`] long. Accepted opcodes:
-///
-/// - framing: `PROTO` (0..=5, first byte only), `FRAME`, `STOP` (last byte);
-/// - containers: `MARK`, `EMPTY_DICT`, `DICT`, `SETITEM`, `SETITEMS`,
-///   `EMPTY_LIST`, `LIST`, `APPEND`, `APPENDS`;
-/// - `str`: `BINUNICODE`, `SHORT_BINUNICODE`, `BINUNICODE8` (UTF-8) and
-///   `UNICODE` (protocol 0, raw-unicode-escape);
-/// - byte strings: `STRING` (protocol 0, a quoted Python repr: `'` or `"`,
-///   with `\\`, `\'`, `\"`, `\a\b\f\n\r\t\v`, `\xhh`, octal escapes),
-///   `SHORT_BINSTRING`, `BINSTRING`, `SHORT_BINBYTES`, `BINBYTES`,
-///   `BINBYTES8`;
-/// - memo: `PUT`, `BINPUT`, `LONG_BINPUT`, `MEMOIZE`, and `GET`, `BINGET`,
-///   `LONG_BINGET` of a string.
-///
-/// The text-line arguments of `STRING`, `PUT` and `GET` may end in `\r\n`
-/// (a Python 2 pickle written in text mode on Windows).
+/// Python 2 byte string gives its bytes. The accepted opcodes and shape
+/// are listed in the module documentation.
 ///
 /// # Errors
 ///
@@ -403,10 +409,7 @@ pub(crate) fn parse_account_file(bytes: &[u8]) -> Result<[[u8; LEGACY_KEY_LEN]; 
         return Err("the file is empty".into());
     }
     if bytes.len() > LEGACY_MAX_FILE_BYTES {
-        return Err(format!(
-            "the file is {} bytes, and account files are far smaller than the {LEGACY_MAX_FILE_BYTES} bytes read at most",
-            bytes.len()
-        ));
+        return Err(too_large_reason(bytes.len() as u64));
     }
     let entries = Unpickler::new(bytes).run()?;
     let is_list_key = |key: &Text| match key {
@@ -427,9 +430,7 @@ pub(crate) fn parse_account_file(bytes: &[u8]) -> Result<[[u8; LEGACY_KEY_LEN]; 
     };
     let values = match value {
         Value::List(values) => values,
-        Value::Text(_) => {
-            return Err("the 'list' value is a string, not a list of two strings".into())
-        }
+        Value::Text => return Err("the 'list' value is a string, not a list of two strings".into()),
     };
     if values.len() != 2 {
         return Err(format!(
@@ -556,13 +557,9 @@ impl<'a> Unpickler<'a> {
     fn decimal_line(&mut self, what: &str, at: usize) -> Result<u64, String> {
         let line = strip_cr(self.line(what)?);
         if line.is_empty() || line.len() > 19 || !line.iter().all(u8::is_ascii_digit) {
-            return Err(format!(
-                "byte {at}: {what} has no decimal memo index"
-            ));
+            return Err(format!("byte {at}: {what} has no decimal memo index"));
         }
-        Ok(line
-            .iter()
-            .fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
+        Ok(line.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
     }
 
     fn push_text(&mut self, text: Text) {
@@ -572,9 +569,9 @@ impl<'a> Unpickler<'a> {
     /// Pops the top object, which must not be a MARK.
     fn pop(&mut self, what: &str, at: usize) -> Result<Item, String> {
         match self.stack.pop() {
-            Some(Item::Mark) | None => Err(format!(
-                "byte {at}: {what} finds no object on the stack"
-            )),
+            Some(Item::Mark) | None => {
+                Err(format!("byte {at}: {what} finds no object on the stack"))
+            }
             Some(item) => Ok(item),
         }
     }
@@ -600,11 +597,7 @@ impl<'a> Unpickler<'a> {
         }
     }
 
-    fn top_dict(
-        &mut self,
-        what: &str,
-        at: usize,
-    ) -> Result<&mut Vec<(Rc<Text>, Value)>, String> {
+    fn top_dict(&mut self, what: &str, at: usize) -> Result<&mut Vec<(Rc<Text>, Value)>, String> {
         match self.stack.last_mut() {
             Some(Item::Dict(dict)) => Ok(dict),
             Some(other) => Err(format!(
@@ -744,9 +737,7 @@ impl<'a> Unpickler<'a> {
                         && line[0] == line[line.len() - 1]
                         && (line[0] == b'\'' || line[0] == b'"');
                     if !quoted {
-                        return Err(format!(
-                            "byte {at}: the STRING argument is not quoted"
-                        ));
+                        return Err(format!("byte {at}: the STRING argument is not quoted"));
                     }
                     let bytes = escape_decode(&line[1..line.len() - 1])
                         .map_err(|why| format!("byte {at}: STRING holds {why}"))?;
@@ -867,15 +858,9 @@ fn list_texts(items: Vec<Item>, what: &str, at: usize) -> Result<Vec<Rc<Text>>, 
         .collect()
 }
 
-fn dict_pairs(
-    items: Vec<Item>,
-    what: &str,
-    at: usize,
-) -> Result<Vec<(Rc<Text>, Value)>, String> {
-    if items.len() % 2 != 0 {
-        return Err(format!(
-            "byte {at}: {what} has a key without a value"
-        ));
+fn dict_pairs(items: Vec<Item>, what: &str, at: usize) -> Result<Vec<(Rc<Text>, Value)>, String> {
+    if !items.len().is_multiple_of(2) {
+        return Err(format!("byte {at}: {what} has a key without a value"));
     }
     let mut pairs = Vec::with_capacity(items.len() / 2);
     let mut items = items.into_iter();
@@ -887,13 +872,13 @@ fn dict_pairs(
             ));
         };
         let value = match value {
-            Item::Text(text) => Value::Text(text),
+            Item::Text(_) => Value::Text,
             Item::List(list) => Value::List(list),
             other => {
                 return Err(format!(
-                    "byte {at}: {what} puts {} into a dict, but an account file's dict holds a list",
-                    other.kind()
-                ))
+                "byte {at}: {what} puts {} into a dict, but an account file's dict holds a list",
+                other.kind()
+            ))
             }
         };
         pairs.push((key, value));
@@ -1095,7 +1080,7 @@ mod tests {
     fn proto0_s(v: &Stored, quote: Option<u8>, first_memo: u32, eol: &[u8]) -> Vec<u8> {
         let m = first_memo;
         let mut out = Vec::new();
-        let mut line = |out: &mut Vec<u8>, parts: &[&[u8]]| {
+        let line = |out: &mut Vec<u8>, parts: &[&[u8]]| {
             for p in parts {
                 out.extend_from_slice(p);
             }
@@ -1233,11 +1218,7 @@ mod tests {
         }
     }
 
-    fn recover(
-        bytes: &[u8],
-        user_key: &str,
-        pass_key: &str,
-    ) -> Result<Credentials, Error> {
+    fn recover(bytes: &[u8], user_key: &str, pass_key: &str) -> Result<Credentials, Error> {
         recover_legacy_bytes(bytes, &path(), &key(user_key), &key(pass_key))
     }
 
@@ -1447,7 +1428,13 @@ mod tests {
                 String::from_utf8_lossy(input)
             );
         }
-        for bad in [&b"\\u004"[..], b"\\u00g1", b"\\ud800", b"\\U00110000", b"\\U"] {
+        for bad in [
+            &b"\\u004"[..],
+            b"\\u00g1",
+            b"\\ud800",
+            b"\\U00110000",
+            b"\\U",
+        ] {
             assert!(raw_unicode_escape_decode(bad).is_err(), "{bad:?}");
         }
     }
@@ -1525,8 +1512,10 @@ mod tests {
         let (mut accepted, mut total) = (0, 0);
         for _ in 0..2000 {
             let (uk, pk) = (random_key_text(&mut rng), random_key_text(&mut rng));
-            let user = random_value(&mut rng, below(&mut rng, 24) as usize);
-            let pass = random_value(&mut rng, below(&mut rng, 24) as usize);
+            let ulen = below(&mut rng, 24) as usize;
+            let user = random_value(&mut rng, ulen);
+            let plen = below(&mut rng, 24) as usize;
+            let pass = random_value(&mut rng, plen);
             let stored = [encrypt(&user, &uk, &mut rng), encrypt(&pass, &pk, &mut rng)];
             let bytes = proto4(&stored, 4);
             let wrong = random_key_text(&mut rng);
@@ -1541,7 +1530,10 @@ mod tests {
         }
         // Both length digits must come out as digits and claim <= 23:
         // well under 1 % of wrong keys pass that.
-        assert!(accepted * 100 < total, "{accepted} of {total} wrong keys accepted");
+        assert!(
+            accepted * 100 < total,
+            "{accepted} of {total} wrong keys accepted"
+        );
     }
 
     #[test]
@@ -1612,7 +1604,7 @@ mod tests {
             // The opcode where a value of the list would be.
             let bytes = [b"\x80\x03}X\x04\x00\x00\x00list]".as_slice(), &[op], b"as."].concat();
             let reason = parse_err(&bytes);
-            assert!(reason.starts_with("byte 12: "), "{op:#x}: {reason}");
+            assert!(reason.starts_with("byte 13: "), "{op:#x}: {reason}");
             if opcode_name(op).is_some() {
                 assert!(reason.contains(opcode_name(op).unwrap()), "{reason}");
             } else {
@@ -1644,7 +1636,10 @@ mod tests {
                 let mut bytes = write(&stored);
                 bytes.extend_from_slice(extra);
                 let reason = parse_err(&bytes);
-                assert!(reason.contains("extra data follow the STOP"), "{name}: {reason}");
+                assert!(
+                    reason.contains("extra data follow the STOP"),
+                    "{name}: {reason}"
+                );
             }
         }
     }
@@ -1718,7 +1713,8 @@ mod tests {
             ),
             (b"\x80\x03X\x02\x00\x00\x00\xc3(.".to_vec(), "not valid UTF-8"),
             // Stack misuse.
-            (b"(dp0\nS'list'\ns.".to_vec(), "finds no object"),
+            (b"(dp0\nS'list'\ns.".to_vec(), "uses a dict as a dict key"),
+            (b"}s.".to_vec(), "finds no object"),
             (b"a.".to_vec(), "finds no object"),
             (b"S'x'\na.".to_vec(), "finds no list"),
             (b"}S'x'\na.".to_vec(), "adds to a dict"),
@@ -1745,9 +1741,9 @@ mod tests {
             (b"(p0\n.".to_vec(), "no object to memoize"),
             (b"\x94.".to_vec(), "no object to memoize"),
             // Frames.
-            (b"\x80\x04\x95\x01\x00\x00\x00\x00\x00\x00\x00}\x95\x01\x00\x00\x00\x00\x00\x00\x00..".to_vec(), "truncated"),
-            (b"\x80\x04\x95\x02\x00\x00\x00\x00\x00\x00\x00}\x95\x01\x00\x00\x00\x00\x00\x00\x00.".to_vec(), "before the previous frame ends"),
-            (b"\x80\x04\x95\x02\x00\x00\x00\x00\x00\x00\x00}\x8c\x01x.".to_vec(), "past the end of its FRAME"),
+            (b"\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00}.".to_vec(), "truncated"),
+            (b"\x80\x04\x95\x03\x00\x00\x00\x00\x00\x00\x00}\x95\x01\x00\x00\x00\x00\x00\x00\x00.".to_vec(), "before the previous frame ends"),
+            (b"\x80\x04\x95\x04\x00\x00\x00\x00\x00\x00\x00}\x8c\x02xy.".to_vec(), "past the end of its FRAME"),
             // Not a pickle at all.
             (b"{\"list\": [\"a\", \"b\"]}".to_vec(), "0x7b is not a pickle opcode"),
             (b"\x00".to_vec(), "0x00 is not a pickle opcode"),
@@ -1811,10 +1807,8 @@ mod tests {
         ];
         for bytes in forms {
             assert_eq!(
-                parse_account_file(&bytes).map_err(|e| format!(
-                    "{e} in {:?}",
-                    String::from_utf8_lossy(&bytes)
-                )),
+                parse_account_file(&bytes)
+                    .map_err(|e| format!("{e} in {:?}", String::from_utf8_lossy(&bytes))),
                 Ok([[b'q'; 25]; 2])
             );
         }
@@ -1903,7 +1897,16 @@ mod tests {
         assert_eq!((c.username(), c.password()), ("user", "password"));
         let wrong = key("ZZZZZZZZZZZZZZZZZZZZZZZZZ");
         let e = recover_legacy(&good, &k, &wrong).unwrap_err();
-        assert!(matches!(e, Error::LegacyKeyRejected { field: "password", .. }), "{e:?}");
+        assert!(
+            matches!(
+                e,
+                Error::LegacyKeyRejected {
+                    field: "password",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
         assert!(!e.to_string().contains("ZZZ"));
     }
 
@@ -1920,7 +1923,10 @@ mod tests {
         let list = std::fs::read_to_string(dir.join("fixtures.txt")).unwrap();
         let text = |h: &str| String::from_utf8(hex::decode(h).unwrap()).unwrap();
         let (mut ok, mut rejected) = (0, 0);
-        for line in list.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        for line in list
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
             let fields: Vec<&str> = line.split('\t').collect();
             let file = dir.join(fields[1]);
             match fields.as_slice() {

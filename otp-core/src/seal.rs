@@ -32,6 +32,17 @@ pub(crate) const TAG_LEN: usize = 16;
 /// another version.
 pub(crate) const MAC_LABEL: &[u8] = b"otp-link tag v1";
 
+/// The account a sealed value belongs to, as its store entry records it:
+/// everything the tag binds besides the field and the frame, so that no bit
+/// of the entry can change without the keys failing.
+#[derive(Clone, Copy)]
+pub(crate) struct Binding<'a> {
+    pub(crate) record: &'a RecordId,
+    pub(crate) name: &'a str,
+    pub(crate) created: u64,
+    pub(crate) rotated: Option<u64>,
+}
+
 /// What the store keeps of one sealed value.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Sealed {
@@ -74,7 +85,7 @@ pub(crate) fn fill_random(buf: &mut [u8]) -> Result<(), Error> {
 /// Seals `value` with fresh randomness: padding, pad and MAC key all come
 /// straight from the operating system, never from a seeded generator.
 pub(crate) fn seal(
-    record: &RecordId,
+    account: &Binding<'_>,
     field: Field,
     width: usize,
     value: &[u8],
@@ -86,14 +97,14 @@ pub(crate) fn seal(
     fill_random(&mut padding)?;
     fill_random(&mut pad)?;
     fill_random(&mut mac_key[..])?;
-    let sealed = seal_with(record, field, value, &padding, &pad, &mac_key)?;
+    let sealed = seal_with(account, field, value, &padding, &pad, &mac_key)?;
     Ok((sealed, PadMaterial { pad, mac_key }))
 }
 
 /// Seals `value` with caller-supplied randomness. The frame width is the pad's
 /// length; `padding` must be exactly `W - 2 - value.len()` bytes.
 pub(crate) fn seal_with(
-    record: &RecordId,
+    account: &Binding<'_>,
     field: Field,
     value: &[u8],
     padding: &[u8],
@@ -109,7 +120,7 @@ pub(crate) fn seal_with(
     );
     let frame = frame(value, padding);
     let ciphertext: Vec<u8> = frame.iter().zip(pad).map(|(f, p)| f ^ p).collect();
-    let tag = compute_tag(record, field, &frame, mac_key);
+    let tag = compute_tag(account, field, &frame, mac_key);
     Ok(Sealed { ciphertext, tag })
 }
 
@@ -125,16 +136,31 @@ pub(crate) fn frame(value: &[u8], padding: &[u8]) -> Zeroizing<Vec<u8>> {
     frame
 }
 
-/// The message Poly1305 authenticates: label, record id, field, width and
-/// the frame (spec/README.md, "Authenticator"). The frame, not the
+/// The message Poly1305 authenticates: label, record id, field, width, the
+/// account's name and times, and the frame (spec/README.md, "Authenticator"). The frame, not the
 /// ciphertext: a tag over the ciphertext would prove the store unaltered but
 /// not the pad right, and a wrong pad must never yield a value.
-pub(crate) fn mac_message(record: &RecordId, field: Field, frame: &[u8]) -> Zeroizing<Vec<u8>> {
-    let mut msg = Zeroizing::new(Vec::with_capacity(MAC_LABEL.len() + 18 + frame.len()));
+pub(crate) fn mac_message(account: &Binding<'_>, field: Field, frame: &[u8]) -> Zeroizing<Vec<u8>> {
+    let name = account.name.as_bytes();
+    let mut msg = Zeroizing::new(Vec::with_capacity(
+        MAC_LABEL.len() + 38 + name.len() + frame.len(),
+    ));
     msg.extend_from_slice(MAC_LABEL);
-    msg.extend_from_slice(record.as_bytes());
+    msg.extend_from_slice(account.record.as_bytes());
     msg.push(field.tag_byte());
     msg.push(frame.len() as u8);
+    // Names are at most 256 bytes (checked by the store), so two bytes hold
+    // the length.
+    msg.extend_from_slice(&(name.len() as u16).to_be_bytes());
+    msg.extend_from_slice(name);
+    msg.extend_from_slice(&account.created.to_be_bytes());
+    match account.rotated {
+        None => msg.push(0),
+        Some(t) => {
+            msg.push(1);
+            msg.extend_from_slice(&t.to_be_bytes());
+        }
+    }
     msg.extend_from_slice(frame);
     msg
 }
@@ -142,13 +168,13 @@ pub(crate) fn mac_message(record: &RecordId, field: Field, frame: &[u8]) -> Zero
 /// Poly1305 of [`mac_message`] under the one-time key. The tag reveals
 /// nothing of the frame: its `s` half is a fresh uniform 128-bit mask.
 pub(crate) fn compute_tag(
-    record: &RecordId,
+    account: &Binding<'_>,
     field: Field,
     frame: &[u8],
     mac_key: &[u8; MAC_KEY_LEN],
 ) -> [u8; TAG_LEN] {
     let mac = Poly1305::new(poly1305::Key::from_slice(mac_key));
-    mac.compute_unpadded(&mac_message(record, field, frame))
+    mac.compute_unpadded(&mac_message(account, field, frame))
         .into()
 }
 
@@ -156,7 +182,7 @@ pub(crate) fn compute_tag(
 /// reads the value out of it; nothing is returned unless the tag verifies. Every failure — wrong width, wrong tag, a frame that does not
 /// parse, a value that is not UTF-8 — is [`Error::AuthenticationFailed`].
 pub(crate) fn open(
-    record: &RecordId,
+    account: &Binding<'_>,
     field: Field,
     sealed: &Sealed,
     pad: &[u8],
@@ -174,7 +200,7 @@ pub(crate) fn open(
             .map(|(c, p)| c ^ p)
             .collect(),
     );
-    let expected = compute_tag(record, field, &frame, mac_key);
+    let expected = compute_tag(account, field, &frame, mac_key);
     if !bool::from(expected.ct_eq(&sealed.tag)) {
         return Err(Error::AuthenticationFailed);
     }
@@ -200,8 +226,15 @@ fn parse_length(frame: &[u8]) -> Option<usize> {
 mod tests {
     use super::*;
 
-    fn rid() -> RecordId {
-        RecordId::from_bytes([7; 16])
+    const RID: RecordId = RecordId::from_bytes([7; 16]);
+
+    fn rid() -> Binding<'static> {
+        Binding {
+            record: &RID,
+            name: "db",
+            created: 1,
+            rotated: None,
+        }
     }
 
     #[test]
@@ -258,13 +291,32 @@ mod tests {
     }
 
     #[test]
-    fn tag_binds_record_and_field() {
+    fn tag_binds_record_name_times_and_field() {
         let (sealed, s) = seal(&rid(), Field::Username, 64, b"alice").unwrap();
-        let other = RecordId::from_bytes([8; 16]);
-        assert!(matches!(
-            open(&other, Field::Username, &sealed, &s.pad, &s.mac_key),
-            Err(Error::AuthenticationFailed)
-        ));
+        let other_id = RecordId::from_bytes([8; 16]);
+        for other in [
+            Binding {
+                record: &other_id,
+                ..rid()
+            },
+            Binding {
+                name: "db2",
+                ..rid()
+            },
+            Binding {
+                created: 2,
+                ..rid()
+            },
+            Binding {
+                rotated: Some(1),
+                ..rid()
+            },
+        ] {
+            assert!(matches!(
+                open(&other, Field::Username, &sealed, &s.pad, &s.mac_key),
+                Err(Error::AuthenticationFailed)
+            ));
+        }
         assert!(matches!(
             open(&rid(), Field::Password, &sealed, &s.pad, &s.mac_key),
             Err(Error::AuthenticationFailed)

@@ -48,40 +48,46 @@ pub fn frame(value: &[u8], padding: &[u8]) -> Vec<u8> {
     seal::frame(value, padding).to_vec()
 }
 
-/// The exact message Poly1305 authenticates for one sealed value.
-pub fn mac_message(record_id: [u8; 16], field: Field, frame: &[u8]) -> Vec<u8> {
-    seal::mac_message(&RecordId::from_bytes(record_id), field, frame).to_vec()
+impl VectorAccount<'_> {
+    fn with_binding<T>(&self, f: impl FnOnce(&seal::Binding<'_>) -> T) -> T {
+        let id = RecordId::from_bytes(self.record_id);
+        f(&seal::Binding {
+            record: &id,
+            name: self.name,
+            created: self.created,
+            rotated: self.rotated,
+        })
+    }
+
+    fn value(&self, field: Field) -> &VectorValue<'_> {
+        match field {
+            Field::Username => &self.username,
+            Field::Password => &self.password,
+        }
+    }
 }
 
-/// Seals one value; returns `(ciphertext, tag)`.
-pub fn seal(
-    record_id: [u8; 16],
-    field: Field,
-    v: &VectorValue<'_>,
-) -> Result<(Vec<u8>, [u8; 16]), Error> {
-    let sealed = seal::seal_with(
-        &RecordId::from_bytes(record_id),
-        field,
-        v.value,
-        v.padding,
-        v.pad,
-        &v.mac_key,
-    )?;
+/// The exact message Poly1305 authenticates for one field of an account.
+pub fn mac_message(account: &VectorAccount<'_>, field: Field, frame: &[u8]) -> Vec<u8> {
+    account.with_binding(|b| seal::mac_message(b, field, frame).to_vec())
+}
+
+/// Seals one field of an account; returns `(ciphertext, tag)`.
+pub fn seal(account: &VectorAccount<'_>, field: Field) -> Result<(Vec<u8>, [u8; 16]), Error> {
+    let v = account.value(field);
+    let sealed = account
+        .with_binding(|b| seal::seal_with(b, field, v.value, v.padding, v.pad, &v.mac_key))?;
     Ok((sealed.ciphertext, sealed.tag))
 }
 
 /// Seals an arbitrary frame, even one no conforming sealer would write (bad
 /// length digits, invalid UTF-8), for the vectors that must fail at the frame
-/// layer after the tag has verified. Returns `(ciphertext, tag)`.
-pub fn seal_frame(
-    record_id: [u8; 16],
-    field: Field,
-    frame: &[u8],
-    pad: &[u8],
-    mac_key: [u8; 32],
-) -> (Vec<u8>, [u8; 16]) {
-    let ciphertext: Vec<u8> = frame.iter().zip(pad).map(|(f, p)| f ^ p).collect();
-    let tag = seal::compute_tag(&RecordId::from_bytes(record_id), field, frame, &mac_key);
+/// layer after the tag has verified, under the account's pad and MAC key for
+/// that field. Returns `(ciphertext, tag)`.
+pub fn seal_frame(account: &VectorAccount<'_>, field: Field, frame: &[u8]) -> (Vec<u8>, [u8; 16]) {
+    let v = account.value(field);
+    let ciphertext: Vec<u8> = frame.iter().zip(v.pad).map(|(f, p)| f ^ p).collect();
+    let tag = account.with_binding(|b| seal::compute_tag(b, field, frame, &v.mac_key));
     (ciphertext, tag)
 }
 
@@ -143,8 +149,8 @@ pub fn key_text(record_id: [u8; 16], field: Field, pad: &[u8], mac_key: [u8; 32]
 
 /// The encoded account record (the contents of an entry's record byte string).
 pub fn encode_record(account: &VectorAccount<'_>) -> Result<Vec<u8>, Error> {
-    let (uc, ut) = seal(account.record_id, Field::Username, &account.username)?;
-    let (pc, pt) = seal(account.record_id, Field::Password, &account.password)?;
+    let (uc, ut) = seal(account, Field::Username)?;
+    let (pc, pt) = seal(account, Field::Password)?;
     Ok(format::encode_record(&Record {
         width: account.username.pad.len(),
         created: account.created,

@@ -81,6 +81,12 @@ pub struct Vector {
     /// On success: the password recovered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// The sealed account's name.
+    pub name: String,
+    /// The sealed account's creation time.
+    pub created: u64,
+    /// The sealed account's rotation time, or null.
+    pub rotated: Option<u64>,
     /// The sealed account's frame width.
     pub width: usize,
     /// The sealed account's record id, hex.
@@ -134,17 +140,17 @@ impl Sealed {
         }
     }
 
-    fn describe(&self, record_id: [u8; 16], field: Field) -> FieldVector {
+    fn describe(&self, account: &VectorAccount<'_>, field: Field) -> FieldVector {
+        let record_id = account.record_id;
         let frame = vectors::frame(&self.value, &self.padding);
-        let (ciphertext, tag) =
-            vectors::seal(record_id, field, &self.as_vector_value()).expect("vector values fit");
+        let (ciphertext, tag) = vectors::seal(account, field).expect("vector values fit");
         FieldVector {
             value: hex::encode(&self.value),
             padding: hex::encode(&self.padding),
             frame: hex::encode(&frame),
             pad: hex::encode(&self.pad),
             mac_key: hex::encode(self.mac_key),
-            mac_message: hex::encode(vectors::mac_message(record_id, field, &frame)),
+            mac_message: hex::encode(vectors::mac_message(account, field, &frame)),
             ciphertext: hex::encode(&ciphertext),
             tag: hex::encode(tag),
             key: vectors::key_text(record_id, field, &self.pad, self.mac_key),
@@ -205,17 +211,16 @@ impl Account {
     }
 
     fn raw(&self) -> RawAccount<'_> {
-        let seal = |field, s: &Sealed| {
-            vectors::seal(self.record_id, field, &s.as_vector_value()).expect("fits")
-        };
+        let account = self.as_vector_account();
+        let seal = |field| vectors::seal(&account, field).expect("fits");
         RawAccount {
             name: &self.name,
             record_id: self.record_id,
             width: self.width,
             created: self.created,
             rotated: self.rotated,
-            username: seal(Field::Username, &self.user),
-            password: seal(Field::Password, &self.pass),
+            username: seal(Field::Username),
+            password: seal(Field::Password),
         }
     }
 }
@@ -242,10 +247,17 @@ fn vector(
         pass_key: keys.1,
         username: success.then(|| text(&account.user)),
         password: success.then(|| text(&account.pass)),
+        name: account.name.clone(),
+        created: account.created,
+        rotated: account.rotated,
         width: account.width,
         record_id: hex::encode(account.record_id),
-        user: account.user.describe(account.record_id, Field::Username),
-        pass: account.pass.describe(account.record_id, Field::Password),
+        user: account
+            .user
+            .describe(&account.as_vector_account(), Field::Username),
+        pass: account
+            .pass
+            .describe(&account.as_vector_account(), Field::Password),
     }
 }
 
@@ -356,6 +368,32 @@ pub fn generate() -> Vec<(String, Vector)> {
             "one bit of the password tag flipped in the store",
             Layer::Auth,
             &vectors::encode_store_raw(&[raw]),
+            &w25,
+            (w25.user_key(), w25.pass_key()),
+        ),
+    );
+
+    // The account renamed in the store: the tag binds the name.
+    let mut renamed = w25.raw();
+    renamed.name = "legacy-widtH";
+    push(
+        "fail-auth-renamed",
+        vector(
+            "the account's name changed in the store",
+            Layer::Auth,
+            &vectors::encode_store_raw(&[renamed]),
+            &w25,
+            (w25.user_key(), w25.pass_key()),
+        ),
+    );
+    let mut retimed = w25.raw();
+    retimed.created += 1;
+    push(
+        "fail-auth-created-time",
+        vector(
+            "the account's creation time changed in the store",
+            Layer::Auth,
+            &vectors::encode_store_raw(&[retimed]),
             &w25,
             (w25.user_key(), w25.pass_key()),
         ),
@@ -545,13 +583,7 @@ pub fn generate() -> Vec<(String, Vector)> {
     let mut frame = vectors::frame(&w25.user.value, &w25.user.padding);
     let n = frame.len();
     frame[n - 2..].copy_from_slice(b"24");
-    bad_len.username = vectors::seal_frame(
-        w25.record_id,
-        Field::Username,
-        &frame,
-        &w25.user.pad,
-        w25.user.mac_key,
-    );
+    bad_len.username = vectors::seal_frame(&w25.as_vector_account(), Field::Username, &frame);
     push(
         "fail-frame-length-digits",
         vector(
@@ -565,13 +597,7 @@ pub fn generate() -> Vec<(String, Vector)> {
     let mut bad_utf8 = w25.raw();
     let mut frame = vectors::frame(&w25.pass.value, &w25.pass.padding);
     frame[0] = 0xff;
-    bad_utf8.password = vectors::seal_frame(
-        w25.record_id,
-        Field::Password,
-        &frame,
-        &w25.pass.pad,
-        w25.pass.mac_key,
-    );
+    bad_utf8.password = vectors::seal_frame(&w25.as_vector_account(), Field::Password, &frame);
     push(
         "fail-frame-not-utf8",
         vector(

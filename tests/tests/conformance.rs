@@ -194,6 +194,16 @@ fn success_vectors_rederive_from_the_spec() {
             msg.extend(&rid);
             msg.push(letter);
             msg.push(v.width as u8);
+            msg.extend((v.name.len() as u16).to_be_bytes());
+            msg.extend(v.name.as_bytes());
+            msg.extend(v.created.to_be_bytes());
+            match v.rotated {
+                None => msg.push(0),
+                Some(t) => {
+                    msg.push(1);
+                    msg.extend(t.to_be_bytes());
+                }
+            }
             msg.extend(&frame);
             assert_eq!(msg, h(&f.mac_message), "{name}");
             let key = h(&f.mac_key);

@@ -148,7 +148,7 @@ impl Store {
         })?;
         let record = format::decode_record(entry.record).map_err(|e| self.format_error(e))?;
         file::harden_process();
-        let credentials = open_record(&entry.id, &record, keys)?;
+        let credentials = open_record(&entry.id, entry.name, &record, keys)?;
         Ok((entry.name.to_owned(), credentials))
     }
 
@@ -199,7 +199,7 @@ impl Store {
                     });
                 }
                 let id = edit.fresh_id()?;
-                let (record, keys) = seal_account(id, credentials, width, now(), None)?;
+                let (record, keys) = seal_account(id, name, credentials, width, now(), None)?;
                 edit.entries.push(EditEntry::new(id, name, &record));
                 issued.push(keys);
             }
@@ -220,7 +220,7 @@ impl Store {
             let index = edit.by_name(name, &self.path)?;
             let id = edit.entries[index].id;
             let created = edit.entries[index].record()?.created;
-            let (record, keys) = seal_account(id, credentials, width, created, Some(now()))?;
+            let (record, keys) = seal_account(id, name, credentials, width, created, Some(now()))?;
             edit.entries[index] = EditEntry::new(id, name, &record);
             Ok(keys)
         })
@@ -239,9 +239,15 @@ impl Store {
                 })?;
             let (id, name) = (edit.entries[index].id, edit.entries[index].name.clone());
             let record = edit.entries[index].record()?;
-            let credentials = open_record(&id, &record, keys)?;
-            let (new_record, new_keys) =
-                seal_account(id, &credentials, record.width, record.created, Some(now()))?;
+            let credentials = open_record(&id, &name, &record, keys)?;
+            let (new_record, new_keys) = seal_account(
+                id,
+                &name,
+                &credentials,
+                record.width,
+                record.created,
+                Some(now()),
+            )?;
             edit.entries[index] = EditEntry::new(id, &name, &new_record);
             Ok(new_keys)
         })
@@ -381,21 +387,30 @@ impl Edit<'_> {
     }
 }
 
+/// Seals both values of an account under fresh pads, bound to its id, name
+/// and times.
 fn seal_account(
     id: RecordId,
+    name: &str,
     credentials: &Credentials,
     width: usize,
     created: u64,
     rotated: Option<u64>,
 ) -> Result<(Record, Keys), Error> {
+    let binding = seal::Binding {
+        record: &id,
+        name,
+        created,
+        rotated,
+    };
     let (username, user_secret) = seal::seal(
-        &id,
+        &binding,
         Field::Username,
         width,
         credentials.username().as_bytes(),
     )?;
     let (password, pass_secret) = seal::seal(
-        &id,
+        &binding,
         Field::Password,
         width,
         credentials.password().as_bytes(),
@@ -414,19 +429,25 @@ fn seal_account(
     Ok((record, keys))
 }
 
-fn open_one(
+/// Opens both values of an account; fails unless both tags verify.
+fn open_record(
     id: &RecordId,
-    field: Field,
-    sealed: &Sealed,
-    key: &Key,
-) -> Result<zeroize::Zeroizing<String>, Error> {
-    let secret = key.secret();
-    seal::open(id, field, sealed, &secret.pad, &secret.mac_key)
-}
-
-fn open_record(id: &RecordId, record: &Record, keys: &Keys) -> Result<Credentials, Error> {
-    let mut username = open_one(id, Field::Username, &record.username, keys.user())?;
-    let mut password = open_one(id, Field::Password, &record.password, keys.pass())?;
+    name: &str,
+    record: &Record,
+    keys: &Keys,
+) -> Result<Credentials, Error> {
+    let binding = seal::Binding {
+        record: id,
+        name,
+        created: record.created,
+        rotated: record.rotated,
+    };
+    let open = |field, sealed: &Sealed, key: &Key| {
+        let secret = key.secret();
+        seal::open(&binding, field, sealed, &secret.pad, &secret.mac_key)
+    };
+    let mut username = open(Field::Username, &record.username, keys.user())?;
+    let mut password = open(Field::Password, &record.password, keys.pass())?;
     Ok(Credentials::new(
         std::mem::take(&mut *username),
         std::mem::take(&mut *password),
