@@ -1,0 +1,794 @@
+//! The `otp-link` binary end to end: every command, format and error of the
+//! CLI issue, driven as separate processes the way a host would.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command as Process, Output, Stdio};
+
+use assert_cmd::Command;
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Self {
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn store(&self) -> PathBuf {
+        self.dir.path().join("state").join("store.cbor")
+    }
+
+    fn cmd(&self) -> Command {
+        let mut cmd = Command::cargo_bin("otp-link").unwrap();
+        cmd.env("OTP_LINK_STORE", self.store())
+            .env_remove("OTP_LINK_LOCK_TIMEOUT_MS");
+        cmd
+    }
+
+    fn run(&self, args: &[&str], stdin: &str) -> Output {
+        self.cmd().args(args).write_stdin(stdin).output().unwrap()
+    }
+
+    /// Secures an account from piped stdin and returns its two keys.
+    fn secure(&self, name: &str, username: &str, password: &str) -> (String, String) {
+        let out = self.run(
+            &["secure-account", name],
+            &format!("{username}\n{password}\n"),
+        );
+        assert_success(&out);
+        let text = String::from_utf8(out.stdout).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        (lines[0].to_owned(), lines[1].to_owned())
+    }
+
+    fn store_bytes(&self) -> Vec<u8> {
+        std::fs::read(self.store()).unwrap()
+    }
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        stderr(out)
+    );
+}
+
+/// A failure: the exit code, exactly one stderr line starting `otp-link: `,
+/// nothing on stdout, no panic, and none of the given secrets anywhere.
+fn assert_fails(out: &Output, code: i32, secrets: &[&str]) -> String {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
+    assert!(out.stdout.is_empty(), "stdout: {}", stdout(out));
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("otp-link: "), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        assert!(!err.contains(secret), "stderr leaks a secret: {err}");
+    }
+    err
+}
+
+#[test]
+fn secure_from_piped_stdin_then_recover_in_every_format() {
+    let env = Env::new();
+    let (uk, pk) = env.secure("db", "alice", "s3cret pw");
+
+    let out = env.run(&["recover", &uk, &pk], "");
+    assert_success(&out);
+    assert_eq!(stdout(&out), "alice\ns3cret pw\n");
+
+    let out = env.run(&["recover", "--format", "json", &uk, &pk], "");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"username": "alice", "password": "s3cret pw"})
+    );
+
+    let out = env.run(&["recover", "--format", "shell", &uk, &pk], "");
+    assert_eq!(
+        stdout(&out),
+        "export OTP_LINK_USERNAME='alice'\nexport OTP_LINK_PASSWORD='s3cret pw'\n"
+    );
+    let out = env.run(
+        &[
+            "recover",
+            "--format",
+            "shell",
+            "--user-var",
+            "PGUSER",
+            "--pass-var",
+            "PGPASSWORD",
+            &uk,
+            &pk,
+        ],
+        "",
+    );
+    assert_eq!(
+        stdout(&out),
+        "export PGUSER='alice'\nexport PGPASSWORD='s3cret pw'\n"
+    );
+
+    let out = env.run(&["recover", "--field", "username", &uk, &pk], "");
+    assert_eq!(stdout(&out), "alice\n");
+    let out = env.run(&["recover", "--field", "password", &uk, &pk], "");
+    assert_eq!(stdout(&out), "s3cret pw\n");
+}
+
+#[test]
+fn secure_prints_keys_and_one_hint_line_and_json_on_request() {
+    let env = Env::new();
+    let out = env.run(&["secure-account", "svc", "--format", "json"], "u\np\n");
+    assert_success(&out);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["account"], "svc");
+    let (uk, pk) = (
+        json["user_key"].as_str().unwrap(),
+        json["pass_key"].as_str().unwrap(),
+    );
+    assert!(uk.starts_with("otp1-u-") && pk.starts_with("otp1-p-"));
+    assert_eq!(stderr(&out).lines().count(), 1);
+    assert!(stderr(&out).contains("exec"));
+    assert_eq!(stdout(&env.run(&["recover", uk, pk], "")), "u\np\n");
+}
+
+#[test]
+fn only_one_trailing_newline_is_stripped_from_piped_values() {
+    let env = Env::new();
+    let (uk, pk) = env.secure("db", " spaced user\t", "pw with CR\r");
+    // "pw with CR\r\n" had its "\r\n" stripped, leaving "pw with CR".
+    let out = env.run(&["recover", "--format", "json", &uk, &pk], "");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["username"], " spaced user\t");
+    assert_eq!(json["password"], "pw with CR");
+
+    let out = env.run(&["secure-account", "crlf"], "user\r\npass\r\n");
+    let keys = stdout(&out);
+    let keys: Vec<&str> = keys.lines().collect();
+    let out = env.run(&["recover", "--format", "json", keys[0], keys[1]], "");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"username": "user", "password": "pass"})
+    );
+}
+
+#[test]
+fn missing_stdin_lines_are_a_usage_error() {
+    let env = Env::new();
+    let out = env.run(&["secure-account", "db"], "only-a-user\n");
+    assert_fails(&out, 2, &["only-a-user"]);
+    assert!(!env.store().exists());
+}
+
+#[cfg(unix)]
+#[test]
+fn store_and_parent_are_created_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    env.secure("db", "u", "p");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&env.store()), 0o600);
+    assert_eq!(mode(env.store().parent().unwrap()), 0o700);
+}
+
+#[test]
+fn existing_account_is_refused_unless_replace_and_replace_retires_old_keys() {
+    let env = Env::new();
+    let (uk, pk) = env.secure("db", "alice", "old-password");
+    let before = env.store_bytes();
+    let out = env.run(&["secure-account", "db"], "alice\nnew-password\n");
+    let err = assert_fails(&out, 6, &["new-password"]);
+    assert!(err.contains("--replace"), "{err}");
+    assert_eq!(env.store_bytes(), before);
+
+    let out = env.run(
+        &["secure-account", "db", "--replace"],
+        "alice\nnew-password\n",
+    );
+    assert_success(&out);
+    let keys = stdout(&out);
+    let new: Vec<&str> = keys.lines().collect();
+    assert_fails(&env.run(&["recover", &uk, &pk], ""), 4, &["old-password"]);
+    assert_eq!(
+        stdout(&env.run(&["recover", new[0], new[1]], "")),
+        "alice\nnew-password\n"
+    );
+
+    let out = env.run(&["secure-account", "nobody", "--replace"], "a\nb\n");
+    assert_fails(&out, 5, &[]);
+}
+
+#[test]
+fn value_too_long_names_the_limit_and_width_option() {
+    let env = Env::new();
+    let long = "x".repeat(63);
+    let out = env.run(&["secure-account", "db"], &format!("u\n{long}\n"));
+    let err = assert_fails(&out, 11, &[&long]);
+    assert!(err.contains("--width") && err.contains("62"), "{err}");
+    assert!(!env.store().exists() || env.run(&["list"], "").stdout.len() < 80);
+
+    let max = "y".repeat(99);
+    let out = env.run(
+        &["secure-account", "wide", "--width", "101"],
+        &format!("{max}\n{max}\n"),
+    );
+    assert_success(&out);
+    let keys = stdout(&out);
+    let keys: Vec<&str> = keys.lines().collect();
+    assert_eq!(
+        stdout(&env.run(&["recover", "--field", "password", keys[0], keys[1]], "")),
+        format!("{max}\n")
+    );
+
+    for bad in ["2", "102", "0", "x"] {
+        let out = env.run(&["secure-account", "w", "--width", bad], "u\np\n");
+        assert_eq!(out.status.code(), Some(2), "--width {bad}");
+    }
+}
+
+#[test]
+fn keys_can_come_from_stdin_with_dash() {
+    let env = Env::new();
+    let (uk, pk) = env.secure("db", "alice", "pw");
+    let out = env.run(&["recover", "-", "-"], &format!("{uk}\n{pk}\n"));
+    assert_eq!(stdout(&out), "alice\npw\n");
+    let out = env.run(&["recover", &uk, "-"], &format!("{pk}\n"));
+    assert_eq!(stdout(&out), "alice\npw\n");
+    let out = env.run(&["recover", "-", "-"], &format!("{uk}\n"));
+    assert_fails(&out, 2, &[&uk]);
+}
+
+#[test]
+fn keys_can_come_from_an_environment_variable() {
+    let env = Env::new();
+    let (uk, pk) = env.secure("db", "alice", "pw");
+    let out = env
+        .cmd()
+        .args(["recover", "--keys-env", "APP_KEYS"])
+        .env("APP_KEYS", format!("  {uk}\n {pk} "))
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "alice\npw\n");
+
+    let out = env
+        .cmd()
+        .args(["recover", "--keys-env", "NOT_SET_HERE"])
+        .output()
+        .unwrap();
+    let err = assert_fails(&out, 2, &[]);
+    assert!(err.contains("NOT_SET_HERE"), "{err}");
+
+    let out = env
+        .cmd()
+        .args(["recover", "--keys-env", "APP_KEYS"])
+        .env("APP_KEYS", &uk)
+        .output()
+        .unwrap();
+    assert_fails(&out, 2, &[&uk[10..50]]);
+
+    let out = env.run(&["recover", "--keys-env", "APP_KEYS", &uk, &pk], "");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--keys-env conflicts with positional keys"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn exec_puts_credentials_in_the_environment_not_argv_and_passes_exit_status() {
+    let env = Env::new();
+    let (uk, pk) = env.secure("db", "alice", "pw $HOME 'q'");
+    let script = r#"printf '%s|%s|%s|%s' "$OTP_LINK_USERNAME" "$OTP_LINK_PASSWORD" "$#" "${APP_KEYS-unset}"; exit 7"#;
+    let out = env
+        .cmd()
+        .args(["exec", &uk, &pk, "--", "sh", "-c", script, "child"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "alice|pw $HOME 'q'|0|unset");
+
+    // Custom variable names; --keys-env removed from the child's environment.
+    let out = env
+        .cmd()
+        .args([
+            "exec",
+            "--user-var",
+            "PGUSER",
+            "--pass-var",
+            "PGPASSWORD",
+            "--keys-env",
+            "APP_KEYS",
+            "--",
+        ])
+        .args([
+            "sh",
+            "-c",
+            r#"printf '%s|%s|%s' "$PGUSER" "$PGPASSWORD" "${APP_KEYS-unset}""#,
+        ])
+        .env("APP_KEYS", format!("{uk} {pk}"))
+        .output()
+        .unwrap();
+    assert_success(&out);
+    assert_eq!(stdout(&out), "alice|pw $HOME 'q'|unset");
+
+    let out = env
+        .cmd()
+        .args(["exec", &uk, &pk, "--", "/nonexistent/program"])
+        .output()
+        .unwrap();
+    assert_fails(&out, 127, &["pw $HOME"]);
+
+    let out = env
+        .cmd()
+        .args(["exec", &uk, "otp1-p-00", "--", "true"])
+        .output()
+        .unwrap();
+    assert_fails(&out, 3, &[]);
+
+    let out = env
+        .cmd()
+        .args(["exec", "--user-var", "BAD-NAME", &uk, &pk, "--", "true"])
+        .output()
+        .unwrap();
+    assert_fails(&out, 2, &[]);
+}
+
+#[cfg(unix)]
+#[test]
+fn shell_format_survives_eval_for_hostile_values() {
+    let env = Env::new();
+    let values = [
+        ("it's \"quoted\"", "a b  c"),
+        ("$HOME `id` $(id)", "back\\slash \\n \\' end\\"),
+        ("ünïcødé ✓ 密码", "'''"),
+        ("", "; rm -rf / #"),
+        ("tab\there", "*?[a-z]~"),
+    ];
+    let shells: Vec<&str> = ["sh", "bash", "dash"]
+        .into_iter()
+        .filter(|s| {
+            Process::new(s)
+                .arg("-c")
+                .arg("true")
+                .status()
+                .is_ok_and(|st| st.success())
+        })
+        .collect();
+    assert!(shells.contains(&"sh"));
+    for (i, (user, pass)) in values.iter().enumerate() {
+        let (uk, pk) = env.secure(&format!("acct{i}"), user, pass);
+        let exports = stdout(&env.run(&["recover", "--format", "shell", &uk, &pk], ""));
+        for shell in &shells {
+            let out = Process::new(shell)
+                .arg("-c")
+                .arg(r#"eval "$1"; printf '%s\0%s' "$OTP_LINK_USERNAME" "$OTP_LINK_PASSWORD""#)
+                .arg("sh")
+                .arg(&exports)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{shell}: {}", stderr(&out));
+            assert_eq!(
+                stdout(&out),
+                format!("{user}\0{pass}"),
+                "{shell} with {exports}"
+            );
+        }
+    }
+}
+
+#[test]
+fn list_shows_names_widths_and_times_and_never_a_secret() {
+    let env = Env::new();
+    env.secure("alpha", "user-alpha", "pass-alpha");
+    let out = env.run(
+        &["secure-account", "beta", "--width", "25"],
+        "user-beta\npass-beta\n",
+    );
+    assert_success(&out);
+    let text = stdout(&env.run(&["list"], ""));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[0].starts_with("ACCOUNT"));
+    assert!(
+        lines[1].starts_with("alpha") && lines[1].contains(" 64 "),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("beta") && lines[2].contains(" 25 "),
+        "{text}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&env.run(&["list", "--format", "json"], "").stdout).unwrap();
+    assert_eq!(json[1]["account"], "beta");
+    assert_eq!(json[1]["width"], 25);
+    assert!(json[1]["created"].as_str().unwrap().ends_with('Z'));
+    assert!(json[1]["rotated"].is_null());
+    for secret in ["user-alpha", "pass-alpha", "user-beta", "pass-beta"] {
+        assert!(!text.contains(secret) && !json.to_string().contains(secret));
+    }
+}
+
+#[test]
+fn rotate_issues_new_keys_and_the_old_ones_fail() {
+    let env = Env::new();
+    let (uk, pk) = env.secure("db", "alice", "pw");
+    let out = env.run(&["rotate", &uk, &pk], "");
+    assert_success(&out);
+    let keys = stdout(&out);
+    let new: Vec<&str> = keys.lines().collect();
+    assert_eq!(new.len(), 2);
+    assert_ne!(new[0], uk);
+    assert_fails(&env.run(&["recover", &uk, &pk], ""), 4, &["alice"]);
+    assert_eq!(
+        stdout(&env.run(&["recover", new[0], new[1]], "")),
+        "alice\npw\n"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&env.run(&["list", "--format", "json"], "").stdout).unwrap();
+    assert!(json[0]["rotated"].is_string());
+    // Rotating with the old keys fails and changes nothing.
+    let before = env.store_bytes();
+    assert_fails(&env.run(&["rotate", &uk, &pk], ""), 4, &[]);
+    assert_eq!(env.store_bytes(), before);
+    let out = env.run(&["rotate", "--format", "json", new[0], new[1]], "");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["account"], "db");
+}
+
+#[test]
+fn remove_then_the_keys_name_an_unknown_account() {
+    let env = Env::new();
+    let (uk, pk) = env.secure("db", "alice", "pw");
+    env.secure("other", "bob", "pw2");
+    assert_success(&env.run(&["remove", "db"], ""));
+    assert_fails(&env.run(&["recover", &uk, &pk], ""), 5, &[]);
+    assert_fails(&env.run(&["remove", "db"], ""), 5, &[]);
+    assert_eq!(
+        stdout(&env.run(&["list", "--format", "json"], ""))
+            .matches("account")
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn verify_prints_the_account_name_only() {
+    let env = Env::new();
+    let (uk, pk) = env.secure("edms-prod", "alice", "pw");
+    let out = env.run(&["verify", &uk, &pk], "");
+    assert_success(&out);
+    assert_eq!(stdout(&out), "edms-prod\n");
+    let (uk2, _) = env.secure("other", "bob", "pw2");
+    assert_fails(&env.run(&["verify", &uk2, &pk], ""), 3, &[]);
+}
+
+#[test]
+fn key_errors_have_their_own_exit_codes() {
+    let env = Env::new();
+    let (uk, pk) = env.secure("a", "alice", "secret-a");
+    let (uk_b, pk_b) = env.secure("b", "bob", "secret-b");
+    // Malformed: a typo, a truncation, garbage.
+    let mut typo = uk.clone().into_bytes();
+    typo[40] = if typo[40] == b'0' { b'1' } else { b'0' };
+    let typo = String::from_utf8(typo).unwrap();
+    for bad in [typo.as_str(), &uk[..uk.len() - 3], "hello", ""] {
+        assert_fails(&env.run(&["recover", bad, &pk], ""), 3, &["secret-a"]);
+    }
+    // The user key as the password key, swapped keys, and keys of two accounts.
+    assert_fails(&env.run(&["recover", &uk, &uk], ""), 3, &[]);
+    assert_fails(&env.run(&["recover", &pk, &uk], ""), 3, &[]);
+    assert_fails(&env.run(&["recover", &uk, &pk_b], ""), 3, &[]);
+    assert_fails(&env.run(&["recover", &uk_b, &pk], ""), 3, &[]);
+}
+
+#[cfg(unix)]
+#[test]
+fn store_errors_have_their_own_exit_codes() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let (uk, pk) = env.secure("a", "alice", "secret-a");
+
+    // Corrupt: the last byte cut off.
+    let good = env.store_bytes();
+    std::fs::write(env.store(), &good[..good.len() - 1]).unwrap();
+    let err = assert_fails(&env.run(&["recover", &uk, &pk], ""), 8, &["secret-a"]);
+    assert!(err.contains(&env.store().display().to_string()), "{err}");
+    std::fs::write(env.store(), &good).unwrap();
+
+    // Insecure permissions.
+    std::fs::set_permissions(env.store(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let err = assert_fails(&env.run(&["recover", &uk, &pk], ""), 9, &[]);
+    assert!(err.contains("chmod 600"), "{err}");
+    std::fs::set_permissions(env.store(), std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    // Missing, through --store and through OTP_LINK_STORE.
+    let missing = env.dir.path().join("nope.cbor");
+    let out = env
+        .cmd()
+        .arg("--store")
+        .arg(&missing)
+        .args(["recover", &uk, &pk])
+        .output()
+        .unwrap();
+    let err = assert_fails(&out, 7, &[]);
+    assert!(err.contains("nope.cbor"), "{err}");
+    let out = env
+        .cmd()
+        .env("OTP_LINK_STORE", &missing)
+        .args(["list"])
+        .output()
+        .unwrap();
+    assert_fails(&out, 7, &[]);
+
+    // --store wins over OTP_LINK_STORE.
+    let out = env
+        .cmd()
+        .env("OTP_LINK_STORE", &missing)
+        .arg("--store")
+        .arg(env.store())
+        .args(["verify", &uk, &pk])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "a\n");
+}
+
+#[test]
+fn default_store_is_under_xdg_data_home() {
+    let env = Env::new();
+    let data = env.dir.path().join("xdg");
+    let mut cmd = Command::cargo_bin("otp-link").unwrap();
+    let out = cmd
+        .env_remove("OTP_LINK_STORE")
+        .env("XDG_DATA_HOME", &data)
+        .env("HOME", env.dir.path())
+        .args(["secure-account", "db"])
+        .write_stdin("u\np\n")
+        .output()
+        .unwrap();
+    assert_success(&out);
+    assert!(data.join("otp-link").join("store.cbor").is_file());
+    let mut cmd = Command::cargo_bin("otp-link").unwrap();
+    let out = cmd
+        .env_remove("OTP_LINK_STORE")
+        .env_remove("XDG_DATA_HOME")
+        .env("HOME", env.dir.path())
+        .args(["list"])
+        .output()
+        .unwrap();
+    let err = assert_fails(&out, 7, &[]);
+    assert!(err.contains(".local/share/otp-link/store.cbor"), "{err}");
+}
+
+#[test]
+fn batch_secures_all_in_order_or_nothing() {
+    let env = Env::new();
+    let lines = r#"{"account": "a", "username": "ua", "password": "pa"}
+
+{"account": "b", "username": "ub", "password": "p\"b"}
+{"account": "c", "username": "uc", "password": "pc"}
+"#;
+    let out = env.run(&["secure-account", "--batch"], lines);
+    assert_success(&out);
+    let rows: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 3);
+    for (row, (name, user, pass)) in
+        rows.iter()
+            .zip([("a", "ua", "pa"), ("b", "ub", "p\"b"), ("c", "uc", "pc")])
+    {
+        assert_eq!(row["account"], name);
+        let out = env.run(
+            &[
+                "recover",
+                row["user_key"].as_str().unwrap(),
+                row["pass_key"].as_str().unwrap(),
+            ],
+            "",
+        );
+        assert_eq!(stdout(&out), format!("{user}\n{pass}\n"));
+    }
+    let before = env.store_bytes();
+    for (bad, needle) in [
+        ("{\"account\": \"d\", \"username\": \"u\", \"password\": \"p\"}\nnot json\n", "line 2"),
+        ("{\"account\": \"d\", \"username\": \"u\"}\n", "line 1"),
+        ("{\"account\": \"d\", \"username\": \"u\", \"password\": \"p\"}\n{\"account\": \"d\", \"username\": \"u\", \"password\": \"p\"}\n", "twice"),
+        ("{\"account\": \"d\", \"username\": \"u\", \"password\": \"01234567890123456789012345678901234567890123456789012345678901234\"}\n", "--width"),
+    ] {
+        let out = env.run(&["secure-account", "--batch"], bad);
+        let err = assert_fails(&out, 2, &["0123456789"]);
+        assert!(err.contains(needle), "{err}");
+        assert_eq!(env.store_bytes(), before);
+    }
+    let out = env.run(
+        &["secure-account", "--batch"],
+        "{\"account\": \"a\", \"username\": \"u\", \"password\": \"p\"}\n",
+    );
+    assert_fails(&out, 6, &[]);
+    assert_eq!(env.store_bytes(), before);
+}
+
+#[test]
+fn completions_and_man_page_come_from_the_clap_definition() {
+    let env = Env::new();
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = env.run(&["completions", shell], "");
+        assert_success(&out);
+        assert!(stdout(&out).contains("secure-account"), "{shell}");
+    }
+    let out = env.run(&["man"], "");
+    assert_success(&out);
+    let man = stdout(&out);
+    assert!(
+        man.starts_with(".ie") || man.contains(".TH otp-link"),
+        "{}",
+        &man[..100.min(man.len())]
+    );
+    assert!(man.contains("secure\\-account"));
+    let help = stdout(&env.run(&["--help"], ""));
+    assert!(help.contains("Exit codes:") && help.contains("authentication failed"));
+}
+
+/// The path of an example binary of this workspace, built by `cargo test`.
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap().join("examples");
+    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.is_file(),
+        "{} is missing: run cargo test --workspace",
+        path.display()
+    );
+    path
+}
+
+fn fingerprint(value: &str) -> u64 {
+    value.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[test]
+fn host_starts_a_child_with_only_the_two_keys_as_argv() {
+    let env = Env::new();
+    let (uk, pk) = env.secure("edms", "edms_app", "Tr0ub4dor&3 ✓");
+    // The host: its child gets the keys as argv and the store by environment.
+    let out = Process::new(example("child"))
+        .arg(&uk)
+        .arg(&pk)
+        .env("OTP_LINK_STORE", env.store())
+        .env_clear()
+        .env("OTP_LINK_STORE", env.store())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let expected = fingerprint("edms_app") ^ fingerprint("Tr0ub4dor&3 ✓").rotate_left(1);
+    assert!(text.contains(&format!("{expected:016x}")), "{text}");
+    assert!(
+        text.contains("8-byte username") && text.contains("15-byte password"),
+        "{text}"
+    );
+    assert!(!text.contains("Tr0ub4dor") && !text.contains("edms_app"));
+    // A wrong key: the child fails with otp-link's exit code.
+    let (other_uk, _) = env.secure("other", "x", "y");
+    let out = Process::new(example("child"))
+        .args([&other_uk, &pk])
+        .env("OTP_LINK_STORE", env.store())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+}
+
+fn legacy_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/legacy")
+        .join(name)
+}
+
+/// `(file, user key, pass key, username, password)` of the committed fixtures.
+fn legacy_fixtures() -> Vec<(String, String, String, String, String)> {
+    let text = std::fs::read_to_string(legacy_fixture("fixtures.txt")).unwrap();
+    let unhex = |h: &str| String::from_utf8(hex::decode(h).unwrap()).unwrap();
+    text.lines()
+        .filter(|l| l.starts_with("ok\t"))
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (
+                f[1].into(),
+                unhex(f[2]),
+                unhex(f[3]),
+                unhex(f[4]),
+                unhex(f[5]),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn import_legacy_reseals_every_fixture_and_leaves_the_file_alone() {
+    let env = Env::new();
+    let fixtures = legacy_fixtures();
+    assert!(fixtures.len() >= 4);
+    for (i, (file, luk, lpk, user, pass)) in fixtures.iter().enumerate() {
+        let path = legacy_fixture(file);
+        let before = std::fs::read(&path).unwrap();
+        let name = format!("legacy{i}");
+        let out = env
+            .cmd()
+            .arg("import-legacy")
+            .arg(&path)
+            .args([luk, lpk, "--account", &name, "--width", "40"])
+            .output()
+            .unwrap();
+        assert_success(&out);
+        let keys = stdout(&out);
+        let keys: Vec<&str> = keys.lines().collect();
+        assert!(keys[0].starts_with("otp1-u-"), "{file}");
+        let out = env.run(&["recover", "--format", "json", keys[0], keys[1]], "");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(json["username"], user.as_str(), "{file}");
+        assert_eq!(json["password"], pass.as_str(), "{file}");
+        assert_eq!(std::fs::read(&path).unwrap(), before, "{file} was modified");
+    }
+}
+
+#[test]
+fn import_legacy_errors_are_clear() {
+    let env = Env::new();
+    let (file, luk, lpk, _, pass) = legacy_fixtures().into_iter().next().unwrap();
+    let path = legacy_fixture(&file);
+    let import = |args: &[&str], file: &Path| {
+        env.cmd()
+            .arg("import-legacy")
+            .arg(file)
+            .args(args)
+            .args(["--account", "x"])
+            .output()
+            .unwrap()
+    };
+    // Keys swapped: the digits at the end do not come out (the fixtures are
+    // chosen so that this is detectable).
+    let err = assert_fails(&import(&[&lpk, &luk], &path), 4, &[&pass]);
+    assert!(err.contains("legacy key does not open this file"), "{err}");
+    // Malformed keys: wrong length, a character outside the alphabet.
+    assert_fails(&import(&["short", &lpk], &path), 3, &[]);
+    let mut odd = luk.clone();
+    odd.replace_range(0..1, "~");
+    assert_fails(&import(&[&odd, &lpk], &path), 3, &[]);
+    // A pickle that would run code, and a file that is no pickle.
+    let err = assert_fails(
+        &import(&[&luk, &lpk], &legacy_fixture("reject-global-reduce.pkl")),
+        8,
+        &[],
+    );
+    assert!(err.contains("reject-global-reduce.pkl"), "{err}");
+    assert_fails(
+        &import(&[&luk, &lpk], &legacy_fixture("fixtures.txt")),
+        8,
+        &[],
+    );
+    let missing = env.dir.path().join("missing.pkl");
+    assert_fails(&import(&[&luk, &lpk], &missing), 10, &[]);
+    assert!(
+        !env.store().exists(),
+        "no failed import may create the store"
+    );
+}
