@@ -54,9 +54,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         }
         Command::Rotate(args) => {
             let keys = read_keys(&args.keys)?;
-            let store = Store::open(store()?)?;
-            let new_keys = store.rotate(&keys)?;
-            let name = store.verify(&new_keys)?;
+            let (name, new_keys) = Store::open(store()?)?.rotate(&keys)?;
             print_keys(&name, &new_keys, args.format)?;
             Ok(ExitCode::SUCCESS)
         }

@@ -227,8 +227,9 @@ impl Store {
     }
 
     /// Re-seals the account the keys open under new pads, for the same
-    /// credentials and width; the old keys fail afterwards.
-    pub fn rotate(&self, keys: &Keys) -> Result<Keys, Error> {
+    /// credentials and width; the old keys fail afterwards. Returns the
+    /// account's name and its new keys.
+    pub fn rotate(&self, keys: &Keys) -> Result<(String, Keys), Error> {
         self.edit(false, |edit| {
             let index = edit
                 .entries
@@ -249,7 +250,7 @@ impl Store {
                 Some(now()),
             )?;
             edit.entries[index] = EditEntry::new(id, &name, &new_record);
-            Ok(new_keys)
+            Ok((name, new_keys))
         })
     }
 
@@ -478,7 +479,8 @@ mod tests {
         assert_eq!((got.username(), got.password()), ("alice", "pä$$ wörd"));
         assert_eq!(store.verify(&keys).unwrap(), "db");
 
-        let new_keys = store.rotate(&keys).unwrap();
+        let (name, new_keys) = store.rotate(&keys).unwrap();
+        assert_eq!(name, "db");
         assert!(matches!(
             store.recover(&keys),
             Err(Error::AuthenticationFailed)
