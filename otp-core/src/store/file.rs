@@ -23,17 +23,26 @@ const LOCK_WAIT: Duration = Duration::from_secs(10);
 /// Environment variable that overrides [`LOCK_WAIT`], in milliseconds.
 pub(crate) const LOCK_WAIT_ENV: &str = "OTP_LINK_LOCK_TIMEOUT_MS";
 
-/// An open store file and its bytes, read whole after a size check.
+/// A store file's bytes, read whole after a size check.
 pub(crate) struct StoreBytes {
     pub(crate) bytes: Vec<u8>,
-    #[cfg(unix)]
-    metadata: fs::Metadata,
 }
 
-/// Reads the store at `path`, refusing files over the size limit before
-/// reading them. A missing file is [`Error::StoreMissing`].
-pub(crate) fn read_store(path: &Path) -> Result<StoreBytes, Error> {
-    let file = match File::open(path) {
+/// Opens the store at `path` and checks its metadata: a regular file within
+/// the size limit. A missing file is [`Error::StoreMissing`].
+fn open_store(path: &Path) -> Result<(File, fs::Metadata), Error> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    // Non-blocking, so that opening a FIFO put in place of the store returns
+    // at once (to be refused below as not a regular file) instead of waiting
+    // forever for a writer, with the writers' lock held. Regular files ignore
+    // the flag.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+    }
+    let file = match options.open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return Err(Error::StoreMissing {
@@ -51,22 +60,143 @@ pub(crate) fn read_store(path: &Path) -> Result<StoreBytes, Error> {
     if metadata.len() > MAX_STORE_BYTES {
         return Err(Error::corrupt(path, "it is larger than the 64 MiB limit"));
     }
+    Ok((file, metadata))
+}
+
+fn too_large(path: &Path) -> Error {
+    Error::corrupt(path, "it is larger than the 64 MiB limit")
+}
+
+/// Reads the store at `path`, refusing files over the size limit before
+/// reading them. A missing file is [`Error::StoreMissing`].
+pub(crate) fn read_store(path: &Path) -> Result<StoreBytes, Error> {
+    let (file, metadata) = open_store(path)?;
     let mut bytes = Vec::with_capacity(metadata.len() as usize);
     // Take one byte past the limit so a file that grew since fstat is caught.
     file.take(MAX_STORE_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| Error::io("reading", path, e))?;
     if bytes.len() as u64 > MAX_STORE_BYTES {
-        return Err(Error::corrupt(path, "it is larger than the 64 MiB limit"));
+        return Err(too_large(path));
     }
-    Ok(StoreBytes {
-        bytes,
-        #[cfg(unix)]
-        metadata,
-    })
+    Ok(StoreBytes { bytes })
 }
 
-impl StoreBytes {
+/// The window a [`StoreStream`] starts with; it grows only when one entry
+/// (or the accounts array's head check) needs more, which only a corrupt
+/// store makes it do.
+pub(crate) const WINDOW: usize = 256 * 1024;
+
+/// The store read front to back through a window, for a reader that wants
+/// one account: the same open, checks and bytes as [`read_store`], without
+/// holding the whole file. On a large store that saves the page faults of a
+/// buffer as large as the file, which cost more than parsing it, and the
+/// window stays in the CPU's cache while it is scanned.
+pub(crate) struct StoreStream {
+    reader: io::Take<File>,
+    #[cfg(unix)]
+    metadata: fs::Metadata,
+    /// The window: `buf[start..filled]` are the file's bytes from offset
+    /// `base + start` on, not yet consumed.
+    buf: Vec<u8>,
+    start: usize,
+    filled: usize,
+    base: usize,
+    /// Bytes read so far.
+    read: u64,
+    /// The file has ended: the window holds the rest of it.
+    eof: bool,
+    path: PathBuf,
+}
+
+impl StoreStream {
+    /// Opens the store at `path` as [`read_store`] does and reads the first
+    /// window, of `window` bytes ([`WINDOW`]; tests try small ones).
+    pub(crate) fn open(path: &Path, window: usize) -> Result<Self, Error> {
+        let (file, metadata) = open_store(path)?;
+        // No larger than the file and one byte, which lets the first fill
+        // of a small store see its end at once.
+        let window = window.min(metadata.len() as usize + 1).max(1);
+        let mut stream = StoreStream {
+            // One byte past the limit, as read_store takes.
+            reader: file.take(MAX_STORE_BYTES + 1),
+            #[cfg(unix)]
+            metadata,
+            buf: vec![0; window],
+            start: 0,
+            filled: 0,
+            base: 0,
+            read: 0,
+            eof: false,
+            path: path.to_owned(),
+        };
+        stream.fill()?;
+        Ok(stream)
+    }
+
+    /// The unconsumed bytes, the file offset they start at, and whether
+    /// they run to the end of the file.
+    pub(crate) fn window(&self) -> (&[u8], usize, bool) {
+        (
+            &self.buf[self.start..self.filled],
+            self.base + self.start,
+            self.eof,
+        )
+    }
+
+    /// Marks the first `n` bytes of the window as parsed.
+    pub(crate) fn consume(&mut self, n: usize) {
+        assert!(n <= self.filled - self.start);
+        self.start += n;
+    }
+
+    /// Reads more of the file behind the unconsumed bytes, growing the
+    /// window when they fill it; afterwards the window has grown or the
+    /// file has ended. Fails as [`read_store`] fails: an I/O error, or a
+    /// file that has grown past the size limit.
+    pub(crate) fn fill(&mut self) -> Result<(), Error> {
+        if self.eof {
+            return Ok(());
+        }
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.filled, 0);
+            self.filled -= self.start;
+            self.base += self.start;
+            self.start = 0;
+        }
+        if self.filled == self.buf.len() {
+            self.buf.resize(2 * self.buf.len(), 0);
+        }
+        while self.filled < self.buf.len() {
+            match self.reader.read(&mut self.buf[self.filled..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    if self.read > MAX_STORE_BYTES {
+                        return Err(too_large(&self.path));
+                    }
+                    break;
+                }
+                Ok(n) => {
+                    self.filled += n;
+                    self.read += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::io("reading", &self.path, e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the rest of the file without keeping it, for the errors that
+    /// reading it whole would give.
+    pub(crate) fn drain(&mut self) -> Result<(), Error> {
+        while !self.eof {
+            self.start = self.filled;
+            self.fill()?;
+        }
+        Ok(())
+    }
+
     /// Refuses a store that group or others may read or write, or that is
     /// owned by neither the caller nor root. Checked on the open file, so a
     /// rename between check and read cannot swap it.

@@ -127,29 +127,100 @@ impl Store {
     /// Opens the account the keys belong to and returns its name and
     /// credentials. Refuses a store others could read, and makes the process
     /// non-dumpable before decrypting.
+    ///
+    /// The store is read through a window ([`file::StoreStream`]) rather
+    /// than whole, and always to its end, so the outcome is the same as
+    /// reading it whole and then checking it: errors of the read first, then
+    /// the permission check, then the first thing wrong with its content.
     fn open_account(&self, keys: &Keys) -> Result<(String, Credentials), Error> {
-        let bytes = file::read_store(&self.path)?;
-        bytes.check_private(&self.path)?;
-        let mut accounts = format::parse_header(&bytes.bytes).map_err(|e| self.format_error(e))?;
-        let wanted = keys.record_id();
-        let mut found = None;
-        // Scan every entry: the whole store is checked for structure, and a
-        // record id that appears twice is corruption, not a choice.
-        while let Some(entry) = accounts.next_entry().map_err(|e| self.format_error(e))? {
-            if entry.id == wanted {
-                if found.is_some() {
-                    return Err(Error::corrupt(&self.path, "a record id appears twice"));
-                }
-                found = Some(entry);
+        self.open_account_windowed(keys, file::WINDOW)
+    }
+
+    fn open_account_windowed(
+        &self,
+        keys: &Keys,
+        window: usize,
+    ) -> Result<(String, Credentials), Error> {
+        let mut stream = file::StoreStream::open(&self.path, window)?;
+        let scanned = match self.find_entry(&mut stream, keys.record_id()) {
+            Ok(found) => Ok(found),
+            Err(ScanError::Read(e)) => return Err(e),
+            Err(ScanError::Store(e)) => {
+                stream.drain()?;
+                Err(e)
             }
-        }
-        let entry = found.ok_or_else(|| Error::UnknownRecord {
+        };
+        stream.check_private(&self.path)?;
+        let found = scanned?.ok_or_else(|| Error::UnknownRecord {
             path: self.path.clone(),
         })?;
-        let record = format::decode_record(entry.record).map_err(|e| self.format_error(e))?;
+        let record = format::decode_record(&found.record).map_err(|e| self.format_error(e))?;
         file::harden_process();
-        let credentials = open_record(&entry.id, entry.name, &record, keys)?;
-        Ok((entry.name.to_owned(), credentials))
+        let credentials = open_record(&found.id, &found.name, &record, keys)?;
+        Ok((found.name, credentials))
+    }
+
+    /// Scans every entry of the store for the record id `wanted`: the whole
+    /// store is checked for structure, and a record id that appears twice is
+    /// corruption, not a choice. Reads to the end of the file unless it
+    /// fails.
+    fn find_entry(
+        &self,
+        stream: &mut file::StoreStream,
+        wanted: RecordId,
+    ) -> Result<Option<FoundEntry>, ScanError> {
+        let store_error = |e| ScanError::Store(self.format_error(e));
+        // The header, then `remaining` entries. A parse that fails before
+        // the window reaches the end of the file is retried on a longer one
+        // (see format::Accounts::resume).
+        let mut remaining = loop {
+            let (window, _, eof) = stream.window();
+            match format::parse_header(window) {
+                Ok(accounts) => {
+                    let (remaining, consumed) = (accounts.remaining(), accounts.consumed());
+                    stream.consume(consumed);
+                    break remaining;
+                }
+                Err(e) if eof => return Err(store_error(e)),
+                Err(_) => stream.fill()?,
+            }
+        };
+        let mut found: Option<FoundEntry> = None;
+        loop {
+            let (window, base, eof) = stream.window();
+            let mut accounts = format::Accounts::resume(window, base, remaining);
+            // The last entry boundary reached in this window.
+            let mut consumed = 0;
+            let failure = loop {
+                match accounts.next_entry() {
+                    Ok(Some(entry)) => {
+                        if entry.id == wanted {
+                            if found.is_some() {
+                                return Err(ScanError::Store(Error::corrupt(
+                                    &self.path,
+                                    "a record id appears twice",
+                                )));
+                            }
+                            found = Some(FoundEntry {
+                                id: entry.id,
+                                name: entry.name.to_owned(),
+                                record: entry.record.to_vec(),
+                            });
+                        }
+                        remaining = accounts.remaining();
+                        consumed = accounts.consumed();
+                    }
+                    // After the last entry and at the end of the file.
+                    Ok(None) => return Ok(found),
+                    Err(e) => break e,
+                }
+            };
+            if eof {
+                return Err(store_error(failure));
+            }
+            stream.consume(consumed);
+            stream.fill()?;
+        }
     }
 
     /// The credentials the keys open.
@@ -219,7 +290,7 @@ impl Store {
         self.edit(false, |edit| {
             let index = edit.by_name(name, &self.path)?;
             let id = edit.entries[index].id;
-            let created = edit.entries[index].record()?.created;
+            let created = edit.entries[index].record(&self.path)?.created;
             let (record, keys) = seal_account(id, name, credentials, width, created, Some(now()))?;
             edit.entries[index] = EditEntry::new(id, name, &record);
             Ok(keys)
@@ -239,7 +310,7 @@ impl Store {
                     path: self.path.clone(),
                 })?;
             let (id, name) = (edit.entries[index].id, edit.entries[index].name.clone());
-            let record = edit.entries[index].record()?;
+            let record = edit.entries[index].record(&self.path)?;
             let credentials = open_record(&id, &name, &record, keys)?;
             let (new_record, new_keys) = seal_account(
                 id,
@@ -323,6 +394,29 @@ impl Store {
     }
 }
 
+/// The entry a reader looks for, copied out of the window it was found in.
+struct FoundEntry {
+    id: RecordId,
+    name: String,
+    record: Vec<u8>,
+}
+
+/// Why a reader's scan of the store stopped early.
+enum ScanError {
+    /// Reading the file failed, or it grew past the size limit: reported
+    /// as it is, as reading the store whole reports it.
+    Read(Error),
+    /// Something is wrong with the store's content: reported once the rest
+    /// of the file has been read without a `Read` error.
+    Store(Error),
+}
+
+impl From<Error> for ScanError {
+    fn from(e: Error) -> Self {
+        ScanError::Read(e)
+    }
+}
+
 /// The accounts a writer is changing: kept entries borrow the old bytes.
 struct Edit<'a> {
     entries: Vec<EditEntry<'a>>,
@@ -355,11 +449,13 @@ impl<'a> EditEntry<'a> {
         }
     }
 
-    fn record(&self) -> Result<Record, Error> {
+    /// The decoded record; a corrupt one is reported against `path`, the
+    /// store it was read from.
+    fn record(&self, path: &Path) -> Result<Record, Error> {
         format::decode_record(&self.record).map_err(|e| match e {
-            FormatError::Corrupt(reason) => Error::corrupt(PathBuf::new(), reason),
+            FormatError::Corrupt(reason) => Error::corrupt(path, reason),
             FormatError::Version(version) => Error::UnsupportedVersion {
-                path: PathBuf::new(),
+                path: path.to_owned(),
                 version,
             },
         })
@@ -565,6 +661,119 @@ mod tests {
             kb.pass().expose_secret().expose_secret(),
         );
         assert!(matches!(mixed, Err(Error::MismatchedKeys { .. })));
+    }
+
+    #[cfg(unix)]
+    /// How recover read the store before it read through a window: whole,
+    /// then checked, then scanned. The windowed reader must agree with it on
+    /// every input, error messages included (permissions aside: the stores
+    /// below are private).
+    fn open_whole(store: &Store, keys: &Keys) -> Result<(String, Credentials), Error> {
+        let bytes = file::read_store(&store.path)?;
+        let mut accounts = format::parse_header(&bytes.bytes).map_err(|e| store.format_error(e))?;
+        let wanted = keys.record_id();
+        let mut found = None;
+        while let Some(entry) = accounts.next_entry().map_err(|e| store.format_error(e))? {
+            if entry.id == wanted {
+                if found.is_some() {
+                    return Err(Error::corrupt(&store.path, "a record id appears twice"));
+                }
+                found = Some(entry);
+            }
+        }
+        let entry = found.ok_or_else(|| Error::UnknownRecord {
+            path: store.path.clone(),
+        })?;
+        let record = format::decode_record(entry.record).map_err(|e| store.format_error(e))?;
+        let credentials = open_record(&entry.id, entry.name, &record, keys)?;
+        Ok((entry.name.to_owned(), credentials))
+    }
+
+    #[cfg(unix)]
+    fn outcome(result: Result<(String, Credentials), Error>) -> String {
+        match result {
+            Ok((name, c)) => format!("ok {name} {} {}", c.username(), c.password()),
+            Err(e) => format!("error {e:?}: {e}"),
+        }
+    }
+
+    #[cfg(unix)]
+    /// Writes `bytes` as the store (mode 0600) and checks that every window
+    /// size gives what reading the store whole gives.
+    fn check_windows_agree(store: &Store, keys: &Keys, bytes: &[u8]) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(store.path(), bytes).unwrap();
+        std::fs::set_permissions(store.path(), std::fs::Permissions::from_mode(0o600)).unwrap();
+        let expected = outcome(open_whole(store, keys));
+        for window in [1, 7, 64, 300, file::WINDOW] {
+            let got = outcome(store.open_account_windowed(keys, window));
+            assert_eq!(got, expected, "window {window}, store {bytes:02x?}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn windowed_reads_agree_with_whole_reads_on_damaged_stores() {
+        let (_dir, store) = private_store();
+        let accounts: Vec<(String, Credentials)> = (0..4)
+            .map(|i| (format!("account {i}"), creds(&format!("user{i}"), "pw")))
+            .collect();
+        let keys = store
+            .secure_batch(accounts.iter().map(|(n, c)| (n.as_str(), c)), 25)
+            .unwrap();
+        let good = std::fs::read(store.path()).unwrap();
+        // The last account, the middle one and one the store lacks.
+        let other = {
+            let (_d, s) = private_store();
+            s.secure_account("x", &creds("a", "b"), 25).unwrap()
+        };
+        for keys in [&keys[3], &keys[2], &other] {
+            check_windows_agree(&store, keys, &good);
+        }
+        let keys = &keys[2];
+        for len in 0..good.len() {
+            check_windows_agree(&store, keys, &good[..len]);
+        }
+        for i in 0..good.len() {
+            for flip in [0x01, 0x80, 0xff] {
+                let mut bad = good.clone();
+                bad[i] ^= flip;
+                check_windows_agree(&store, keys, &bad);
+            }
+        }
+        let mut trailing = good.clone();
+        trailing.push(0);
+        check_windows_agree(&store, keys, &trailing);
+
+        // A record id that appears twice, with a damaged entry after it.
+        let raw: Vec<Vec<u8>> = {
+            let mut accounts = format::parse_header(&good).unwrap();
+            let mut raw = Vec::new();
+            while let Some(entry) = accounts.next_entry().unwrap() {
+                raw.push(entry.raw.to_vec());
+            }
+            raw
+        };
+        let mut twice: Vec<&[u8]> = raw.iter().map(Vec::as_slice).collect();
+        twice.push(&raw[2]);
+        twice.push(&[0xff]);
+        check_windows_agree(&store, keys, &format::encode_store(twice.into_iter()));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn damaged_store_readable_by_others_is_refused_as_insecure() {
+        use std::os::unix::fs::PermissionsExt;
+        let (_dir, store) = private_store();
+        let keys = store.secure_account("db", &creds("a", "b"), 25).unwrap();
+        let mut bytes = std::fs::read(store.path()).unwrap();
+        bytes.truncate(bytes.len() - 3);
+        std::fs::write(store.path(), &bytes).unwrap();
+        std::fs::set_permissions(store.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(matches!(
+            store.recover(&keys),
+            Err(Error::InsecureStore { .. })
+        ));
     }
 
     #[cfg(unix)]
