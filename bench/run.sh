@@ -1,0 +1,380 @@
+#!/usr/bin/env bash
+# Whole-process benchmarks of otp-link (see bench/README.md).
+#
+# Builds the release binary, writes stores of 1, 1,000, 10,000 and 100,000
+# accounts with `secure-account --batch` and a Secure-Python-Link account
+# file, then times, with hyperfine (a Python timing loop if hyperfine cannot
+# be had):
+#   - `otp-link recover` on each store and Secure-Python-Link's recovery
+#     (bench/legacy_recover.py), side by side in one hyperfine run;
+#   - `otp-link secure-account` into a fresh, synced copy of the 1- and
+#     100,000-account stores (fsync included);
+# and measures peak RSS with /usr/bin/time (median of several runs). Prints
+# a Markdown report and writes it to bench/results.md; plots recover time
+# against the number of accounts into bench/recover-vs-accounts.png when
+# matplotlib is available.
+#
+# Usage: bench/run.sh
+# Environment:
+#   RECOVER_RUNS  timed runs per recover command (default 100, at least 50)
+#   WRITE_RUNS    timed runs per secure-account command (default 20)
+#   RSS_RUNS      runs per peak-RSS measurement (default 7)
+#   PYTHON        the Python 3 to compare with (default: the distribution's
+#                 /usr/bin/python3, else the interpreter `python3` runs); the
+#                 interpreter `python3` on PATH runs (resolved past pyenv-style
+#                 shims) is measured as well when it is another one
+#   WORK          scratch directory (default: a new one under /tmp, removed
+#                 at the end unless KEEP_WORK=1)
+#   BENCH_NO_INSTALL=1  never apt-get or pip install anything
+#   BENCH_NO_PLOT=1     skip the plot
+#   HYPERFINE=          (set empty) time with the Python loop, not hyperfine
+# Run it on an otherwise idle machine with a warm page cache: it warns when
+# the load average says otherwise.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BENCH_DIR=$ROOT/bench
+RECOVER_RUNS=${RECOVER_RUNS:-100}
+WRITE_RUNS=${WRITE_RUNS:-20}
+RSS_RUNS=${RSS_RUNS:-7}
+SIZES=(1 1000 10000 100000)
+
+say() { printf '== %s\n' "$*" >&2; }
+
+if [ "$RECOVER_RUNS" -lt 50 ]; then
+  echo "RECOVER_RUNS must be at least 50" >&2
+  exit 2
+fi
+
+# --- tools -------------------------------------------------------------------
+can_install() {
+  [ "${BENCH_NO_INSTALL:-0}" != 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null
+}
+apt_install() {
+  can_install || return 1
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null 2>&1 && return 0
+  apt-get update -qq >/dev/null 2>&1 || return 1
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null 2>&1
+}
+if ! command -v hyperfine >/dev/null; then
+  say "installing hyperfine"
+  apt_install hyperfine || say "hyperfine unavailable: timing with a Python loop instead"
+fi
+if [ ! -x /usr/bin/time ]; then
+  say "installing time (for peak RSS)"
+  apt_install time || say "/usr/bin/time unavailable: peak RSS is not measured"
+fi
+# HYPERFINE= (empty) forces the Python timing loop.
+HYPERFINE=${HYPERFINE-$(command -v hyperfine || true)}
+
+# The Pythons to compare with: interpreters themselves, never a shim script
+# in front of one (pyenv's shim alone costs tens of milliseconds).
+PATH_PYTHON=$(python3 -c 'import sys; print(sys.executable)')
+if [ -z "${PYTHON:-}" ]; then
+  if [ -x /usr/bin/python3 ]; then PYTHON=/usr/bin/python3; else PYTHON=$PATH_PYTHON; fi
+fi
+PYTHONS=("$PYTHON")
+if [ "$(readlink -f "$PATH_PYTHON")" != "$(readlink -f "$PYTHON")" ]; then
+  PYTHONS+=("$PATH_PYTHON")
+fi
+
+# --- build -------------------------------------------------------------------
+say "building the release binary"
+(cd "$ROOT" && cargo build --release -p otp-cli --quiet)
+TARGET_DIR=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+OTP=$TARGET_DIR/release/otp-link
+[ -x "$OTP" ] || { echo "no binary at $OTP" >&2; exit 1; }
+
+# --- load --------------------------------------------------------------------
+read -r LOAD1 _ < /proc/loadavg
+NPROC=$(nproc)
+if python3 -c "import sys; sys.exit(0 if float('$LOAD1') < 0.5 * $NPROC else 1)"; then
+  LOAD_NOTE="load average $LOAD1 at the start ($NPROC CPUs)"
+else
+  LOAD_NOTE="WARNING: load average $LOAD1 at the start ($NPROC CPUs): results are noisy"
+  say "$LOAD_NOTE"
+fi
+
+# --- data --------------------------------------------------------------------
+if [ -n "${WORK:-}" ]; then
+  mkdir -p "$WORK"
+else
+  WORK=$(mktemp -d /tmp/otp-link-bench.XXXXXX)
+  [ "${KEEP_WORK:-0}" = 1 ] || trap 'rm -rf "$WORK"' EXIT
+fi
+chmod 700 "$WORK"
+
+# Shell-quotes one word (for hyperfine's command lines).
+q() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
+
+declare -A USER_KEY PASS_KEY STORE_BYTES GEN_SECONDS
+for n in "${SIZES[@]}"; do
+  store=$WORK/store-$n.cbor
+  rm -f "$store" "$store.lock"
+  say "writing a store of $n accounts"
+  start=$(date +%s.%N)
+  python3 -c '
+import json, sys
+for i in range(int(sys.argv[1])):
+    print(json.dumps({"account": "account-%06d" % i, "username": "user%d" % i,
+                      "password": "password-%d-%s" % (i, "x" * 12)}))' "$n" |
+    "$OTP" --store "$store" secure-account --batch > "$WORK/keys-$n.jsonl"
+  end=$(date +%s.%N)
+  GEN_SECONDS[$n]=$(python3 -c "print(f'{$end - $start:.1f}')")
+  # The last account's keys: a reader scans every entry whichever it wants.
+  read -r USER_KEY[$n] PASS_KEY[$n] < <(tail -n 1 "$WORK/keys-$n.jsonl" |
+    python3 -c 'import json, sys; d = json.load(sys.stdin); print(d["user_key"], d["pass_key"])')
+  STORE_BYTES[$n]=$(stat -c %s "$store")
+done
+
+say "writing a Secure-Python-Link account file"
+mapfile -t LEGACY_KEYS < <("$PYTHON" "$BENCH_DIR/make_legacy_account.py" "$WORK/legacy.pkl" alice 's3cret pw')
+printf 'bench-user\nbench-password\n' > "$WORK/credentials.txt"
+
+recover_name() { if [ "$1" = 1 ]; then echo "recover, 1 account"; else echo "recover, $1 accounts"; fi; }
+recover_cmd() { echo "$(q "$OTP") --store $(q "$WORK/store-$1.cbor") recover $(q "${USER_KEY[$1]}") $(q "${PASS_KEY[$1]}")"; }
+legacy_cmd() { echo "$(q "$1") $(q "$BENCH_DIR/legacy_recover.py") $(q "$WORK/legacy.pkl") $(q "${LEGACY_KEYS[0]}") $(q "${LEGACY_KEYS[1]}")"; }
+
+# Both recoveries must work (and agree) before they are timed.
+[ "$(eval "$(legacy_cmd "$PYTHON")")" = "$(printf 'alice\ns3cret pw')" ] || { echo "legacy recovery failed" >&2; exit 1; }
+for n in "${SIZES[@]}"; do
+  [ "$(eval "$(recover_cmd "$n")" | head -n 1)" = "user$((n - 1))" ] || { echo "recover failed on $n accounts" >&2; exit 1; }
+done
+
+# --- timing ------------------------------------------------------------------
+# measure OUT.json RUNS WARMUP SHELL PREPARE NAME CMD [NAME CMD ...]
+# SHELL=0: CMD is split into words and run directly; SHELL=1: run by sh.
+# Writes hyperfine's JSON (the Python loop writes the same fields).
+measure() {
+  local out=$1 runs=$2 warmup=$3 shell=$4 prepare=$5
+  shift 5
+  if [ -n "$HYPERFINE" ]; then
+    local args=(--style basic --runs "$runs" --warmup "$warmup" --export-json "$out")
+    [ "$shell" = 1 ] || args+=(-N)
+    [ -z "$prepare" ] || args+=(--prepare "$prepare")
+    while [ $# -gt 0 ]; do args+=(-n "$1" "$2"); shift 2; done
+    "$HYPERFINE" "${args[@]}" >&2
+  else
+    python3 - "$out" "$runs" "$warmup" "$shell" "$prepare" "$@" <<'PY'
+import json, shlex, statistics, subprocess, sys, time
+out, runs, warmup, shell, prepare, *pairs = sys.argv[1:]
+runs, warmup, shell = int(runs), int(warmup), shell == "1"
+results = []
+for name, cmd in zip(pairs[0::2], pairs[1::2]):
+    argv = cmd if shell else shlex.split(cmd)
+    times = []
+    for i in range(warmup + runs):
+        if prepare:
+            subprocess.run(prepare, shell=True, check=True)
+        start = time.perf_counter()
+        subprocess.run(argv, shell=shell, check=True, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if i >= warmup:
+            times.append(time.perf_counter() - start)
+    results.append({"command": name, "times": times, "median": statistics.median(times),
+                    "mean": statistics.mean(times), "stddev": statistics.stdev(times),
+                    "min": min(times), "max": max(times)})
+    print(f"{name}: median {results[-1]['median'] * 1e3:.2f} ms", file=sys.stderr)
+with open(out, "w") as f:
+    json.dump({"results": results}, f)
+PY
+  fi
+}
+
+say "timing recover and the Python recovery, side by side ($RECOVER_RUNS runs each)"
+pairs=()
+for n in "${SIZES[@]}"; do pairs+=("$(recover_name "$n")" "$(recover_cmd "$n")"); done
+for py in "${PYTHONS[@]}"; do
+  pairs+=("Python recovery ($py, $("$py" -c 'import platform; print(platform.python_version())'))" "$(legacy_cmd "$py")")
+done
+measure "$WORK/recover.json" "$RECOVER_RUNS" 5 0 "" "${pairs[@]}"
+
+say "timing secure-account into fresh copies of the stores ($WRITE_RUNS runs each)"
+for n in 1 100000; do
+  copy=$WORK/copy-$n.cbor
+  # A fresh copy per run, synced so that the timed run's fsync flushes only
+  # its own writes; cp -p keeps mode 0600.
+  prepare="rm -f $(q "$copy") $(q "$copy.lock") $(q "$copy.tmp") && cp -p $(q "$WORK/store-$n.cbor") $(q "$copy") && sync"
+  measure "$WORK/secure-$n.json" "$WRITE_RUNS" 2 1 "$prepare" \
+    "secure-account into a $n-account store" \
+    "$(q "$OTP") --store $(q "$copy") secure-account bench-new < $(q "$WORK/credentials.txt") > /dev/null 2>&1"
+done
+
+RSS_FILE=$WORK/rss.txt
+: > "$RSS_FILE"
+if [ -x /usr/bin/time ]; then
+  say "measuring peak RSS (median of $RSS_RUNS runs)"
+  rss_of() { # NAME CMD...
+    local name=$1
+    shift
+    local values=()
+    for _ in $(seq "$RSS_RUNS"); do
+      values+=("$(/usr/bin/time -f '%M' "$@" 2>&1 >/dev/null | tail -n 1)")
+    done
+    printf '%s\t%s\n' "$name" "${values[*]}" >> "$RSS_FILE"
+  }
+  for n in "${SIZES[@]}"; do
+    rss_of "$(recover_name "$n")" "$OTP" --store "$WORK/store-$n.cbor" recover "${USER_KEY[$n]}" "${PASS_KEY[$n]}"
+  done
+  rss_of "Python recovery ($PYTHON)" "$PYTHON" "$BENCH_DIR/legacy_recover.py" "$WORK/legacy.pkl" "${LEGACY_KEYS[@]}"
+fi
+
+# --- report ------------------------------------------------------------------
+SIZES_LIST=$(IFS=,; echo "${SIZES[*]}")
+STORE_LIST=$(for n in "${SIZES[@]}"; do printf '%s=%s,' "$n" "${STORE_BYTES[$n]}"; done)
+GEN_LIST=$(for n in "${SIZES[@]}"; do printf '%s=%s,' "$n" "${GEN_SECONDS[$n]}"; done)
+export WORK SIZES_LIST STORE_LIST GEN_LIST RSS_FILE LOAD_NOTE OTP BENCH_DIR RECOVER_RUNS WRITE_RUNS RSS_RUNS
+export TOOL=${HYPERFINE:+hyperfine $("$HYPERFINE" --version | cut -d' ' -f2)}
+export COMMIT="$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$ROOT" && git diff --quiet HEAD -- 2>/dev/null || echo ' (with uncommitted changes)')"
+python3 - <<'PY' | tee "$BENCH_DIR/results.md"
+import json, os, platform, statistics, time
+
+env = os.environ
+work = env["WORK"]
+sizes = [int(s) for s in env["SIZES_LIST"].split(",")]
+store_bytes = {int(k): int(v) for k, v in (p.split("=") for p in env["STORE_LIST"].strip(",").split(","))}
+gen = {int(k): v for k, v in (p.split("=") for p in env["GEN_LIST"].strip(",").split(","))}
+
+def recover_name(n):
+    return f"recover, {n} account" + ("s" if n != 1 else "")
+
+def load(name):
+    with open(os.path.join(work, name)) as f:
+        return {r["command"]: r for r in json.load(f)["results"]}
+
+recover = load("recover.json")
+secure = {**load("secure-1.json"), **load("secure-100000.json")}
+ms = lambda s: f"{s * 1e3:.2f} ms"
+MiB = 1024 * 1024
+
+def size(n):
+    b = store_bytes[n]
+    return f"{b / MiB:.1f} MiB" if b >= MiB else f"{b / 1024:.1f} KiB" if b >= 1024 else f"{b} B"
+
+def accounts(n):
+    return f"{n:,} account" + ("s" if n != 1 else "")
+
+def cpu():
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+def mem():
+    with open("/proc/meminfo") as f:
+        kib = int(f.readline().split()[1])
+    return f"{kib / 1024 / 1024:.1f} GiB"
+
+print("# otp-link benchmark results\n")
+print(f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; commit {env['COMMIT']}")
+print(f"- Machine: {os.cpu_count()} CPUs, {cpu()}, {mem()} RAM, Linux {platform.release()}")
+print(f"- Timing: {env.get('TOOL') or 'Python timing loop (hyperfine unavailable)'}; "
+      f"{env['RECOVER_RUNS']} runs per recover command (5 warm-up), {env['WRITE_RUNS']} per "
+      f"secure-account command (2 warm-up); whole processes, warm page cache; {env['LOAD_NOTE']}")
+print(f"- Produced by `bench/run.sh`\n")
+
+print("## Time (whole process)\n")
+print("| Command | Median | Mean ± σ | Min | Store size | Target | Met |")
+print("|---|---:|---:|---:|---:|---|---|")
+targets = {1: 2e-3, 10000: 5e-3, 100000: 15e-3}
+rows = []
+for n in sizes:
+    r = recover[recover_name(n)]
+    t = targets.get(n)
+    rows.append((n, r["median"]))
+    print(f"| `otp-link recover`, {accounts(n)} | {ms(r['median'])} | {ms(r['mean'])} ± {ms(r['stddev'])} "
+          f"| {ms(r['min'])} | {size(n)} | {'≤ ' + ms(t) if t else '—'} "
+          f"| {('yes' if r['median'] <= t else '**no**') if t else '—'} |")
+pythons = [k for k in recover if k.startswith("Python recovery")]
+for name in pythons:
+    r = recover[name]
+    print(f"| {name} | {ms(r['median'])} | {ms(r['mean'])} ± {ms(r['stddev'])} | {ms(r['min'])} | — | — | — |")
+for n, target in ((1, None), (100000, 150e-3)):
+    r = secure[f"secure-account into a {n}-account store"]
+    print(f"| `otp-link secure-account` into a {n:,}-account store (fsync) | {ms(r['median'])} "
+          f"| {ms(r['mean'])} ± {ms(r['stddev'])} | {ms(r['min'])} | {size(n)} "
+          f"| {'≤ ' + ms(target) if target else '—'} | {('yes' if r['median'] <= target else '**no**') if target else '—'} |")
+
+print("\n## Python recovery / `otp-link recover` (1 account), ratio of medians\n")
+print("| Python | Ratio | Target | Met |")
+print("|---|---:|---|---|")
+one = recover[recover_name(1)]["median"]
+for name in pythons:
+    ratio = recover[name]["median"] / one
+    print(f"| {name[len('Python recovery '):]} | {ratio:.1f}× | ≥ 30× | {'yes' if ratio >= 30 else '**no**'} |")
+
+rss_lines = [l.rstrip("\n").split("\t") for l in open(env["RSS_FILE"]) if l.strip()]
+if rss_lines:
+    print(f"\n## Peak RSS (median of {env['RSS_RUNS']} runs, `/usr/bin/time -f %M`)\n")
+    print("| Command | Peak RSS | Store size | Limit | Met |")
+    print("|---|---:|---:|---|---|")
+    for name, values in rss_lines:
+        kib = statistics.median(int(v) for v in values.split())
+        n = int(name.split()[1]) if name.startswith("recover") else None
+        limit = {1: 8 * MiB, 100000: store_bytes[100000] + 8 * MiB}.get(n)
+        stored = size(n) if n else "—"
+        met = ("yes" if kib * 1024 <= limit else "**no**") if limit else "—"
+        lim = f"≤ {limit / MiB:.1f} MiB" if limit else "—"
+        label = f"`otp-link recover`, {accounts(n)}" if n else name
+        print(f"| {label} | {kib / 1024:.1f} MiB | {stored} | {lim} | {met} |")
+
+print("\n## Growth with the number of accounts\n")
+base = rows[0][1]
+for (n, t) in rows[1:]:
+    extra = t - base
+    print(f"- {accounts(n)}: {ms(t)}, {extra * 1e3:.2f} ms over 1 account "
+          f"({extra / (n - 1) * 1e9:.0f} ns per extra account, {extra / (store_bytes[n] - store_bytes[1]) * 1e9 * MiB / 1e6:.2f} ms per extra MiB)")
+print(f"\nWriting the stores with `secure-account --batch` took (seconds): "
+      + ", ".join(f"{accounts(n)}: {gen[n]}" for n in sizes) + ".")
+PY
+
+if [ "${BENCH_NO_PLOT:-0}" != 1 ]; then
+  if ! python3 -c 'import matplotlib' 2>/dev/null && [ "${BENCH_NO_INSTALL:-0}" != 1 ]; then
+    say "installing matplotlib for the plot"
+    python3 -m pip install --quiet matplotlib >/dev/null 2>&1 || true
+  fi
+  if python3 -c 'import matplotlib' 2>/dev/null; then
+    python3 - "$WORK/recover.json" "$BENCH_DIR/recover-vs-accounts.png" <<'PY'
+import json, sys
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import statistics
+from matplotlib.ticker import FuncFormatter
+results = json.load(open(sys.argv[1]))["results"]
+points = [(int(r["command"].split()[1]), r) for r in results if r["command"].startswith("recover")]
+xs = [n for n, _ in points]
+medians = [r["median"] * 1e3 for _, r in points]
+quartiles = [statistics.quantiles(r["times"], n=4) for _, r in points]
+fig, ax = plt.subplots(figsize=(6, 4))
+ax.errorbar(xs, medians,
+            yerr=[[m - q[0] * 1e3 for m, q in zip(medians, quartiles)],
+                  [q[2] * 1e3 - m for m, q in zip(medians, quartiles)]],
+            marker="o", capsize=3, label="otp-link recover (median, quartiles)")
+for r in results:
+    if r["command"].startswith("Python"):
+        ax.axhline(r["median"] * 1e3, linestyle="--", color="gray")
+        ax.annotate(r["command"], (xs[0], r["median"] * 1e3), fontsize=7,
+                    xytext=(0, 3), textcoords="offset points")
+ax.set_xscale("log")
+ax.set_yscale("log")
+plain = FuncFormatter(lambda v, _: f"{v:g}")
+ax.yaxis.set_major_formatter(plain)
+ax.yaxis.set_minor_formatter(plain)
+ax.tick_params(axis="y", which="minor", labelsize=7)
+ax.set_xlabel("accounts in the store")
+ax.set_ylabel("whole-process time (ms)")
+ax.set_title("otp-link recover vs store size")
+ax.grid(True, which="both", alpha=0.3)
+ax.legend(fontsize=8, loc="center right")
+fig.tight_layout()
+fig.savefig(sys.argv[2], dpi=120)
+PY
+    say "plot: $BENCH_DIR/recover-vs-accounts.png"
+  else
+    say "matplotlib unavailable: no plot"
+  fi
+fi
+say "report: $BENCH_DIR/results.md"
