@@ -22,7 +22,7 @@ impl Env {
     }
 
     fn cmd(&self) -> Command {
-        let mut cmd = Command::cargo_bin("otp-link").unwrap();
+        let mut cmd = Command::new(otp_link_tests::otp_link_bin());
         cmd.env("OTP_LINK_STORE", self.store())
             .env_remove("OTP_LINK_LOCK_TIMEOUT_MS");
         cmd
@@ -552,7 +552,7 @@ fn store_errors_have_their_own_exit_codes() {
 fn default_store_is_under_xdg_data_home() {
     let env = Env::new();
     let data = env.dir.path().join("xdg");
-    let mut cmd = Command::cargo_bin("otp-link").unwrap();
+    let mut cmd = Command::new(otp_link_tests::otp_link_bin());
     let out = cmd
         .env_remove("OTP_LINK_STORE")
         .env("XDG_DATA_HOME", &data)
@@ -563,7 +563,7 @@ fn default_store_is_under_xdg_data_home() {
         .unwrap();
     assert_success(&out);
     assert!(data.join("otp-link").join("store.cbor").is_file());
-    let mut cmd = Command::cargo_bin("otp-link").unwrap();
+    let mut cmd = Command::new(otp_link_tests::otp_link_bin());
     let out = cmd
         .env_remove("OTP_LINK_STORE")
         .env_remove("XDG_DATA_HOME")
@@ -811,7 +811,7 @@ fn terminal_prompts_without_echo_and_reasks_on_mismatch() {
         return;
     }
     let env = Env::new();
-    let bin = assert_cmd::cargo::cargo_bin("otp-link");
+    let bin = otp_link_tests::otp_link_bin().to_owned();
     let mut child = Process::new("script")
         .args([
             "-qec",

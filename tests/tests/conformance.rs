@@ -111,8 +111,7 @@ fn binary_exits_with_the_code_of_each_vectors_layer() {
     for (name, v) in committed() {
         let dir = tempfile::tempdir().unwrap();
         let path = write_store(dir.path(), &v.store);
-        let out = Command::cargo_bin("otp-link")
-            .unwrap()
+        let out = Command::new(otp_link_tests::otp_link_bin())
             .arg("--store")
             .arg(&path)
             .args(["recover", "--format", "json", &v.user_key, &v.pass_key])

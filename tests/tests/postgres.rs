@@ -155,7 +155,7 @@ fn otp_link_binary() -> PathBuf {
     // CARGO_BIN_EXE_otp-link here: make sure it is built, then let assert_cmd
     // find it next to this test's deps directory.
     workspace_binary("otp-link", &["-p", "otp-cli", "--bin", "otp-link"]);
-    assert_cmd::cargo::cargo_bin("otp-link")
+    otp_link_tests::otp_link_bin().to_owned()
 }
 
 fn pg_child_binary() -> PathBuf {

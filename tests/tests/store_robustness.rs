@@ -78,7 +78,7 @@ fn otp_link() -> &'static Path {
             status.success(),
             "cargo build -p otp-cli --bin otp-link failed"
         );
-        assert_cmd::cargo::cargo_bin("otp-link")
+        profile.join(format!("otp-link{}", std::env::consts::EXE_SUFFIX))
     })
 }
 
