@@ -31,7 +31,7 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, OnceLock};
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -50,36 +50,8 @@ const HANG: Duration = Duration::from_secs(60);
 const NOBODY: u32 = 65534;
 
 /// The `otp-link` binary, built up to date on first use.
-///
-/// otp-link is a binary of another package, so there is no
-/// `CARGO_BIN_EXE_otp-link` here and `cargo test -p otp-link-tests` does not
-/// build it. Build it (a no-op when it is current, so never stale) with this
-/// test's cargo, target directory and profile, then let assert_cmd find it.
 fn otp_link() -> &'static Path {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let exe = std::env::current_exe().expect("current_exe");
-        let mut profile = exe.parent().expect("test binary directory").to_owned();
-        if profile.ends_with("deps") {
-            profile.pop();
-        }
-        let mut build = Command::new(env!("CARGO"));
-        build
-            .args(["build", "--quiet", "-p", "otp-cli", "--bin", "otp-link"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
-        if let Some(target_dir) = profile.parent() {
-            build.arg("--target-dir").arg(target_dir);
-        }
-        if profile.file_name() == Some("release".as_ref()) {
-            build.arg("--release");
-        }
-        let status = build.status().expect("cannot run cargo build");
-        assert!(
-            status.success(),
-            "cargo build -p otp-cli --bin otp-link failed"
-        );
-        profile.join(format!("otp-link{}", std::env::consts::EXE_SUFFIX))
-    })
+    otp_link_tests::otp_link_bin()
 }
 
 /// `otp-link --store STORE`, with no store or lock variables inherited.
