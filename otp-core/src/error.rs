@@ -98,8 +98,8 @@ pub enum Error {
     LockTimeout {
         /// The lock file.
         path: PathBuf,
-        /// How long we waited, in seconds.
-        waited_secs: u64,
+        /// How long we waited, in milliseconds.
+        waited_ms: u64,
     },
     /// No store path was given and no default location could be found.
     NoStoreLocation,
@@ -217,10 +217,11 @@ impl fmt::Display for Error {
                 path.display(),
                 path.display()
             ),
-            Error::LockTimeout { path, waited_secs } => write!(
+            Error::LockTimeout { path, waited_ms } => write!(
                 f,
-                "another otp-link process has held the lock {} for {waited_secs} s; try again when it has finished",
-                path.display()
+                "another otp-link process has held the lock {} for {:.1} s; try again when it has finished",
+                path.display(),
+                *waited_ms as f64 / 1000.0
             ),
             Error::NoStoreLocation => write!(
                 f,

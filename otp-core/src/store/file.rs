@@ -322,7 +322,7 @@ pub(crate) fn lock(store: &Path) -> Result<WriteLock, Error> {
             Err(fs::TryLockError::WouldBlock) => {
                 return Err(Error::LockTimeout {
                     path,
-                    waited_secs: wait.as_secs(),
+                    waited_ms: wait.as_millis() as u64,
                 })
             }
             Err(fs::TryLockError::Error(e)) => return Err(Error::io("locking", &path, e)),

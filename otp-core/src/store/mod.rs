@@ -312,6 +312,7 @@ impl Store {
                 })?;
             let (id, name) = (edit.entries[index].id, edit.entries[index].name.clone());
             let record = edit.entries[index].record(&self.path)?;
+            file::harden_process();
             let credentials = open_record(&id, &name, &record, keys)?;
             let (new_record, new_keys) = seal_account(
                 id,
