@@ -625,9 +625,22 @@ pub fn to_file_text(vector: &Vector) -> String {
 /// have linked it into the target directory. Build it (a no-op when it is
 /// current, so never stale) with the test's cargo, target directory and
 /// profile, and return its path.
+///
+/// `OTP_LINK_TEST_BIN=PATH` runs the tests against that binary instead, built
+/// some other way: CI runs the CLI tests so against the static musl release
+/// build that README recommends.
 pub fn otp_link_bin() -> &'static std::path::Path {
     static BINARY: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     BINARY.get_or_init(|| {
+        if let Some(path) = std::env::var_os("OTP_LINK_TEST_BIN").filter(|p| !p.is_empty()) {
+            let path = std::path::PathBuf::from(path);
+            assert!(
+                path.is_file(),
+                "OTP_LINK_TEST_BIN={} is not a file",
+                path.display()
+            );
+            return path;
+        }
         let exe = std::env::current_exe().expect("current_exe");
         let mut profile = exe.parent().expect("test binary directory").to_owned();
         if profile.ends_with("deps") {

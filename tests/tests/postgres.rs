@@ -151,10 +151,7 @@ fn workspace_binary(relative: &str, cargo_args: &[&str]) -> PathBuf {
 }
 
 fn otp_link_binary() -> PathBuf {
-    // otp-link is a binary of another package, so there is no
-    // CARGO_BIN_EXE_otp-link here: make sure it is built, then let assert_cmd
-    // find it next to this test's deps directory.
-    workspace_binary("otp-link", &["-p", "otp-cli", "--bin", "otp-link"]);
+    // Built up to date (or named by OTP_LINK_TEST_BIN) by the shared helper.
     otp_link_tests::otp_link_bin().to_owned()
 }
 
