@@ -13,9 +13,11 @@
 //! - `accounts/N`: `Store::accounts`, which reads the file and decodes every
 //!   record (what `otp-link list` costs).
 //! - `secure_batch/N`: sealing N accounts into a fresh store in one write
-//!   (seal + encode + write + fsync).
-//! - `secure_account/into_1`: sealing one account into a 1-account store
-//!   (read + seal + encode + write + fsync), the store copied fresh each time.
+//!   (seal + encode + write + fsync): the cost of sealing, per account, is
+//!   its slope.
+//! - `secure_account/into_N`: sealing one account into a store of N accounts
+//!   (load + check + seal + encode + save + fsync), the store copied fresh
+//!   before each iteration (the copy is not timed).
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -27,9 +29,6 @@ use secrecy::ExposeSecret;
 
 /// Store sizes for the read benchmarks.
 const SIZES: [usize; 4] = [1, 1_000, 10_000, 100_000];
-/// Store sizes for the batch-write benchmark (100,000 is left to run.sh:
-/// one sample takes seconds).
-const BATCH_SIZES: [usize; 3] = [1, 100, 1_000];
 
 fn credentials(i: usize) -> Credentials {
     Credentials::new(format!("user{i}"), format!("password-{i}-xyz"))
@@ -105,28 +104,32 @@ fn bench_reads(c: &mut Criterion) {
     group.finish();
 }
 
-/// A fresh path in `dir` for each iteration.
-fn fresh_path(dir: &Path, counter: &mut u64, suffix: &str) -> PathBuf {
-    *counter += 1;
-    dir.join(format!("{suffix}-{counter}.cbor"))
+/// `path` with no store at it (the previous iteration's is removed, so that
+/// the disk does not fill with copies of 24 MiB stores).
+fn no_store_at(path: &Path) -> PathBuf {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => panic!("removing {}: {e}", path.display()),
+    }
+    path.to_owned()
 }
 
 fn bench_writes(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let mut counter = 0;
 
     let mut group = c.benchmark_group("secure_batch");
     group.warm_up_time(Duration::from_millis(500));
     group.measurement_time(Duration::from_secs(3));
     group.sample_size(10);
-    for n in BATCH_SIZES {
+    for n in SIZES {
         let accounts: Vec<(String, Credentials)> = (0..n)
             .map(|i| (format!("account-{i:06}"), credentials(i)))
             .collect();
         group.throughput(Throughput::Elements(n as u64));
         group.bench_function(n.to_string(), |b| {
             b.iter_batched(
-                || Store::at(fresh_path(dir.path(), &mut counter, "batch")),
+                || Store::at(no_store_at(&dir.path().join(format!("batch-{n}.cbor")))),
                 |store| {
                     store
                         .secure_batch(
@@ -141,29 +144,37 @@ fn bench_writes(c: &mut Criterion) {
     }
     group.finish();
 
-    let template = dir.path().join("template.cbor");
-    make_store(&template, 1);
     let new = credentials(1);
     let mut group = c.benchmark_group("secure_account");
     group.warm_up_time(Duration::from_millis(500));
     group.measurement_time(Duration::from_secs(3));
-    group.sample_size(20);
-    group.bench_function("into_1", |b| {
-        b.iter_batched(
-            || {
-                // fs::copy keeps the template's mode 0600.
-                let path = fresh_path(dir.path(), &mut counter, "one");
-                std::fs::copy(&template, &path).expect("copying the template store");
-                Store::at(path)
-            },
-            |store| {
-                store
-                    .secure_account("new-account", &new, DEFAULT_WIDTH)
-                    .expect("secure_account")
-            },
-            BatchSize::PerIteration,
-        )
-    });
+    group.sample_size(10);
+    for n in SIZES {
+        let template = dir.path().join(format!("template-{n}.cbor"));
+        make_store(&template, n);
+        group.throughput(Throughput::Bytes(
+            std::fs::metadata(&template)
+                .expect("template metadata")
+                .len(),
+        ));
+        group.bench_function(format!("into_{n}"), |b| {
+            b.iter_batched(
+                || {
+                    // A fresh copy per iteration (fs::copy keeps mode 0600).
+                    let path = no_store_at(&dir.path().join(format!("into-{n}.cbor")));
+                    std::fs::copy(&template, &path).expect("copying the template store");
+                    Store::at(path)
+                },
+                |store| {
+                    store
+                        .secure_account("new-account", &new, DEFAULT_WIDTH)
+                        .expect("secure_account");
+                    store
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
     group.finish();
 }
 
