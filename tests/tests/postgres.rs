@@ -150,11 +150,6 @@ fn workspace_binary(relative: &str, cargo_args: &[&str]) -> PathBuf {
     path
 }
 
-fn otp_link_binary() -> PathBuf {
-    // Built up to date (or named by OTP_LINK_TEST_BIN) by the shared helper.
-    otp_link_tests::otp_link_bin().to_owned()
-}
-
 fn pg_child_binary() -> PathBuf {
     // Examples are built by `cargo test` but get no CARGO_BIN_EXE_ variable.
     workspace_binary(
@@ -468,7 +463,7 @@ impl Drop for Server {
 
 /// `otp-link --store STORE`, with an environment that names no other store.
 fn otp_link(store: &Path) -> Command {
-    let mut command = Command::new(otp_link_binary());
+    let mut command = Command::new(otp_link_tests::otp_link_bin());
     command
         .arg("--store")
         .arg(store)
@@ -575,7 +570,7 @@ fn host_starts_a_child_that_logs_in_to_postgresql() {
         return;
     };
     // Build (or find) our binaries before the server runs.
-    let otp_link_bin = otp_link_binary();
+    let otp_link_bin = otp_link_tests::otp_link_bin();
     let pg_child_bin = pg_child_binary();
     eprintln!(
         "postgres test: {} and {}, with {}",
