@@ -11,18 +11,23 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub const EXIT_CODES: &str = "\
 Exit codes:
   0    success
-  2    usage: bad arguments, flags or input lines
+  2    usage: bad arguments, flags or input lines; no store location
   3    key malformed, or the two keys do not belong together
   4    authentication failed: wrong or rotated-away key, or altered store
   5    account unknown
   6    account already exists (use --replace)
   7    store missing
-  8    store (or legacy file) corrupt or of an unsupported version
-  9    permission: store readable by others, or access denied
-  10   other input/output error, or the store lock was busy too long
-  11   value rejected: too long for the width, or an invalid account name
+  8    store (or legacy file) corrupt, of an unsupported version, or not a
+       regular file
+  9    permission: store readable by others or owned by another user, a
+       planted lock or temporary file, or access denied
+  10   other input/output error (disk full, stdout lost), the store lock was
+       busy too long, or a change could not be put (durably) into effect
+  11   value rejected: too long for the width, a NUL byte, not UTF-8, an
+       invalid account name, or a store that would pass 64 MiB
   1    any other failure
-  126  exec: the program could not be run; 127: it was not found";
+  126  exec: the program could not be run; 127: it was not found
+  130  interrupted with Ctrl-C at a prompt";
 
 /// Hand database and service credentials to non-interactive programs without
 /// ever writing them down in the clear.

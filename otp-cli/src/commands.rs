@@ -1,12 +1,18 @@
 //! One function per command: read input, make one library call, print.
+//!
+//! A command that issues keys gets them as a [`Pending`] change, delivers
+//! them — written, flushed and, for a file, synced — and only then commits
+//! it ([`deliver`]): lost output, a full disk or a kill before the commit
+//! leave the old keys working, and after it the new ones are already out.
 
 use std::ffi::OsString;
-use std::io::{self, BufRead, Write};
+use std::fs::File;
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::{Command as Process, ExitCode};
 
 use clap::CommandFactory;
-use otp_core::{Credentials, Keys, Store};
+use otp_core::{printable, Credentials, Keys, Pending, Store};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -27,14 +33,16 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::SecureAccount(args) => {
             let store = Store::at(store()?);
             let account = args.account.unwrap_or_default();
+            refuse_discarded_stdout()?;
             let credentials = input::credentials()?;
             let width = usize::from(args.width.width);
-            let keys = if args.replace {
+            let pending = if args.replace {
                 store.replace(&account, &credentials, width)?
             } else {
                 store.secure_account(&account, &credentials, width)?
             };
-            print_keys(&account, &keys, args.format)?;
+            let out = keys_text(&account, pending.value(), args.format)?;
+            deliver(pending, &out)?;
             eprintln!(
                 "otp-link: a host starts each child with the two keys as its arguments: PROGRAM USER_KEY PASS_KEY, or otp-link exec USER_KEY PASS_KEY -- PROGRAM"
             );
@@ -53,36 +61,41 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Rotate(args) => {
+            refuse_discarded_stdout()?;
             let keys = read_keys(&args.keys)?;
-            let (name, new_keys) = Store::open(store()?)?.rotate(&keys)?;
-            print_keys(&name, &new_keys, args.format)?;
+            let pending = Store::open(store()?)?.rotate(&keys)?;
+            let (name, new_keys) = pending.value();
+            let out = keys_text(name, new_keys, args.format)?;
+            deliver(pending, &out)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Remove(args) => {
             Store::open(store()?)?.remove(&args.account)?;
             eprintln!(
                 "otp-link: removed account '{}'; its keys no longer work",
-                args.account
+                printable(&args.account)
             );
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify(args) => {
             let keys = read_keys(&args.keys)?;
             let name = Store::open(store()?)?.verify(&keys)?;
-            write_out(format!("{name}\n").as_bytes())?;
+            write_out(format!("{}\n", printable(&name)).as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::ImportLegacy(args) => {
+            refuse_discarded_stdout()?;
             let user = args.legacy_user_key.parse()?;
             let pass = args.legacy_pass_key.parse()?;
-            let keys = Store::at(store()?).import_legacy(
+            let pending = Store::at(store()?).import_legacy(
                 &args.file,
                 &user,
                 &pass,
                 &args.account,
                 usize::from(args.width.width),
             )?;
-            print_keys(&args.account, &keys, args.format)?;
+            let out = keys_text(&args.account, pending.value(), args.format)?;
+            deliver(pending, &out)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Completions(args) => {
@@ -119,6 +132,60 @@ fn write_out(bytes: &[u8]) -> Result<(), CliError> {
         .map_err(|e| CliError::Io(format!("writing to stdout failed: {e}")))
 }
 
+/// Stdout as a file of its own (a duplicate of descriptor 1), to look at
+/// and sync.
+fn stdout_file() -> io::Result<File> {
+    use std::os::fd::AsFd;
+    io::stdout().as_fd().try_clone_to_owned().map(File::from)
+}
+
+/// Refuses to issue keys into `/dev/null`, before anything is read or
+/// changed: they would be lost, and the account with them. This is also
+/// what a closed stdout looks like, since the Rust runtime reopens a closed
+/// descriptor 1 on `/dev/null`.
+fn refuse_discarded_stdout() -> Result<(), CliError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        let (Ok(out), Ok(null)) = (
+            stdout_file().and_then(|f| f.metadata()),
+            std::fs::metadata("/dev/null"),
+        ) else {
+            return Ok(());
+        };
+        if out.file_type().is_char_device() && out.rdev() == null.rdev() {
+            return Err(CliError::Usage(
+                "stdout is /dev/null (or was closed), so the new keys would be lost; send stdout to a file or a pipe; nothing was changed".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Delivers the keys of a pending change, then commits it. The keys are
+/// written and flushed, and synced when stdout is a file, so that once the
+/// store names the new keys they are on their way or on disk. A failed
+/// write discards the change: the store stays as it was.
+fn deliver<T>(pending: Pending<T>, keys: &[u8]) -> Result<T, CliError> {
+    let written = (|| {
+        let mut out = io::stdout().lock();
+        out.write_all(keys)?;
+        out.flush()?;
+        let file = stdout_file()?;
+        if file.metadata()?.is_file() {
+            file.sync_all()?;
+        }
+        Ok::<(), io::Error>(())
+    })();
+    if let Err(e) = written {
+        drop(pending);
+        return Err(CliError::Io(format!(
+            "writing the new keys to stdout failed: {e}; nothing was changed: the store is as it was and the previous keys still work"
+        )));
+    }
+    Ok(pending.commit()?)
+}
+
 fn json_line(value: &impl Serialize) -> Result<Zeroizing<Vec<u8>>, CliError> {
     let mut out = Zeroizing::new(Vec::new());
     serde_json::to_writer(&mut *out, value)
@@ -144,8 +211,13 @@ fn keys_json(account: &str, keys: &Keys) -> Result<Zeroizing<Vec<u8>>, CliError>
     })
 }
 
-fn print_keys(account: &str, keys: &Keys, format: KeysFormat) -> Result<(), CliError> {
-    let out = match format {
+/// The keys as they are printed.
+fn keys_text(
+    account: &str,
+    keys: &Keys,
+    format: KeysFormat,
+) -> Result<Zeroizing<Vec<u8>>, CliError> {
+    Ok(match format {
         KeysFormat::Json => keys_json(account, keys)?,
         KeysFormat::Text => {
             let user = keys.user().expose_secret();
@@ -154,8 +226,7 @@ fn print_keys(account: &str, keys: &Keys, format: KeysFormat) -> Result<(), CliE
                 format!("{}\n{}\n", user.expose_secret(), pass.expose_secret()).into_bytes(),
             )
         }
-    };
-    write_out(&out)
+    })
 }
 
 #[derive(Deserialize)]
@@ -167,42 +238,28 @@ struct BatchLine {
 }
 
 fn secure_batch(path: PathBuf, width: u8) -> Result<ExitCode, CliError> {
+    refuse_discarded_stdout()?;
     let width = usize::from(width);
     let mut accounts: Vec<(String, Credentials)> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for (index, line) in io::stdin().lock().lines().enumerate() {
-        let number = index + 1;
-        let line =
-            Zeroizing::new(line.map_err(|e| {
-                CliError::Io(format!("reading stdin failed at line {number}: {e}"))
-            })?);
-        if line.trim().is_empty() {
-            continue;
-        }
+    // The line each account came from, to name it when the library refuses
+    // one.
+    let mut line_numbers = Vec::new();
+    let mut names = std::collections::HashSet::new();
+    let mut lines = input::BatchLines::stdin()?;
+    while let Some((number, line)) = lines.next_line()? {
         let parsed: BatchLine = serde_json::from_str(&line).map_err(|e| {
             CliError::Usage(format!(
                 "line {number} of the batch is not {{\"account\", \"username\", \"password\"}} ({}); nothing was secured",
                 e.classify_message()
             ))
         })?;
-        if !seen.insert(parsed.account.clone()) {
+        // A batch names each account once: a repeated line is a mistake in
+        // the input, like bad JSON, not a clash with the store.
+        if !names.insert(parsed.account.clone()) {
             return Err(CliError::Usage(format!(
                 "line {number}: account '{}' appears twice in the batch; nothing was secured",
-                parsed.account
+                printable(&parsed.account)
             )));
-        }
-        for (field, value) in [
-            ("username", &parsed.username),
-            ("password", &parsed.password),
-        ] {
-            if value.len() > width - 2 {
-                return Err(CliError::Usage(format!(
-                    "line {number}: the {field} of '{}' is {} bytes but width {width} holds at most {}; pass a larger --width; nothing was secured",
-                    parsed.account,
-                    value.len(),
-                    width - 2
-                )));
-            }
         }
         let BatchLine {
             account,
@@ -210,14 +267,22 @@ fn secure_batch(path: PathBuf, width: u8) -> Result<ExitCode, CliError> {
             password,
         } = parsed;
         accounts.push((account, Credentials::new(username, password)));
+        line_numbers.push(number);
     }
-    let keys =
-        Store::at(path).secure_batch(accounts.iter().map(|(n, c)| (n.as_str(), c)), width)?;
+    let pending = Store::at(path)
+        .secure_batch(accounts.iter().map(|(n, c)| (n.as_str(), c)), width)
+        .map_err(|e| match e {
+            otp_core::Error::BatchItem { index, source } => CliError::BatchLine {
+                line: line_numbers[index],
+                error: *source,
+            },
+            e => CliError::Core(e),
+        })?;
     let mut out = Zeroizing::new(Vec::new());
-    for ((name, _), keys) in accounts.iter().zip(&keys) {
+    for ((name, _), keys) in accounts.iter().zip(pending.value()) {
         out.extend_from_slice(&keys_json(name, keys)?);
     }
-    write_out(&out)?;
+    deliver(pending, &out)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -279,6 +344,34 @@ struct CredentialsJson<'a> {
     password: &'a str,
 }
 
+/// Refuses one name for two variables: one of the values would be lost.
+fn check_distinct_vars(names: &[(&str, &str)]) -> Result<(), CliError> {
+    for (i, (a, a_option)) in names.iter().enumerate() {
+        for (b, b_option) in &names[i + 1..] {
+            if a == b {
+                return Err(CliError::Usage(format!(
+                    "{a_option} and {b_option} both name {a}, so one value would be lost; choose different names"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a value with a NUL byte where it would be handed to a program
+/// (an environment variable, a shell variable): no such value can be, and
+/// otp-link never secures new ones.
+fn check_no_nul(c: &Credentials) -> Result<(), CliError> {
+    for (field, value) in [("username", c.username()), ("password", c.password())] {
+        if value.contains('\0') {
+            return Err(CliError::Rejected(format!(
+                "the {field} holds a NUL byte, which no environment or shell variable can carry; seal it again without one (secure-account --replace)"
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn print_credentials(c: &Credentials, args: &cli::Recover) -> Result<(), CliError> {
     let out = match (args.field, args.format) {
         (Some(FieldArg::Username), _) => Zeroizing::new(format!("{}\n", c.username()).into_bytes()),
@@ -293,6 +386,11 @@ fn print_credentials(c: &Credentials, args: &cli::Recover) -> Result<(), CliErro
         (None, RecoverFormat::Shell) => {
             check_var_name(&args.user_var, "--user-var")?;
             check_var_name(&args.pass_var, "--pass-var")?;
+            check_distinct_vars(&[
+                (&args.user_var, "--user-var"),
+                (&args.pass_var, "--pass-var"),
+            ])?;
+            check_no_nul(c)?;
             let user = Zeroizing::new(shell_quote(c.username()));
             let pass = Zeroizing::new(shell_quote(c.password()));
             Zeroizing::new(
@@ -310,8 +408,17 @@ fn print_credentials(c: &Credentials, args: &cli::Recover) -> Result<(), CliErro
 fn exec(path: PathBuf, args: cli::Exec) -> Result<ExitCode, CliError> {
     check_var_name(&args.user_var, "--user-var")?;
     check_var_name(&args.pass_var, "--pass-var")?;
+    let mut vars = vec![
+        (args.user_var.as_str(), "--user-var"),
+        (args.pass_var.as_str(), "--pass-var"),
+    ];
+    if let Some(var) = &args.keys.keys_env {
+        vars.push((var, "--keys-env"));
+    }
+    check_distinct_vars(&vars)?;
     let keys = read_keys(&args.keys)?;
     let credentials = Store::open(path)?.recover(&keys)?;
+    check_no_nul(&credentials)?;
     let (program, program_args): (&OsString, &[OsString]) = match args.program.split_first() {
         Some(split) => split,
         None => return Err(CliError::Usage("name the program to run after '--'".into())),
@@ -396,7 +503,7 @@ fn print_accounts(accounts: &[otp_core::AccountInfo], format: ListFormat) -> Res
         ListFormat::Text => {
             let name_width = accounts
                 .iter()
-                .map(|a| a.name.chars().count())
+                .map(|a| printable(&a.name).chars().count())
                 .max()
                 .unwrap_or(0)
                 .max(7);
@@ -407,7 +514,7 @@ fn print_accounts(accounts: &[otp_core::AccountInfo], format: ListFormat) -> Res
             for a in accounts {
                 out.push_str(&format!(
                     "{:<name_width$}  {:>5}  {}  {}\n",
-                    a.name,
+                    printable(&a.name),
                     a.width,
                     rfc3339(a.created),
                     a.rotated.map(rfc3339).unwrap_or_else(|| "-".into())

@@ -1,31 +1,110 @@
 //! Reading what the operator types or pipes in: credentials and keys.
 //!
-//! Everything read here is secret, so it lands in wiped buffers.
+//! Everything read here is secret, so it lands in wiped buffers; and all of
+//! it is untrusted, so every read is bounded: a line longer than anything it
+//! could hold is refused after a few KiB without reading the rest (an
+//! endless `/dev/zero` costs nothing), and a batch has a stated size.
+//!
+//! Keys given as `-` are read one line each, unbuffered, so that what
+//! follows them on stdin is left to the program `exec` runs. On a terminal,
+//! every secret is typed without echo at a prompt on `/dev/tty` whose
+//! terminal settings are restored however the prompt ends, Ctrl-C included.
 
-use std::io::{self, BufRead, IsTerminal, Read};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, IsTerminal};
 
 use otp_core::Credentials;
 use zeroize::Zeroizing;
 
 use crate::CliError;
 
-/// The most stdin may hold when keys are read from it.
-const MAX_KEY_INPUT: u64 = 64 * 1024;
-/// How often a mismatched password confirmation is asked again.
-const PASSWORD_TRIES: usize = 3;
+/// The longest line a value (username, password) or a key may take on
+/// stdin, newline included. A value holds at most 99 bytes and a key text
+/// about 300; anything longer is refused without reading the rest.
+pub const MAX_LINE: usize = 4096;
+/// The longest line of a `--batch`, newline included.
+pub const MAX_BATCH_LINE: usize = 16 * 1024;
+/// The most accounts one `--batch` may hold; larger batches are split.
+pub const MAX_BATCH_ACCOUNTS: usize = 200_000;
+/// How many times a terminal asks for the password and its confirmation
+/// in all before it gives up.
+const PASSWORD_ATTEMPTS: usize = 3;
 
-fn io_error(what: &str, e: io::Error) -> CliError {
-    CliError::Io(format!("{what} failed: {e}"))
+/// A UTF-8 byte order mark, which some editors put at the start of a file.
+const BOM: &[u8] = b"\xef\xbb\xbf";
+
+/// Why a bounded line could not be read.
+enum LineError {
+    /// The line has more than the limit, which is what it says.
+    TooLong(usize),
+    /// Reading failed.
+    Io(io::Error),
 }
 
-/// Strips one trailing `\n` or `\r\n`, nothing else.
-fn strip_newline(line: &mut String) {
-    if line.ends_with('\n') {
+/// Reads one line of at most `limit` bytes (newline included) from `input`,
+/// consuming nothing after its newline. `None` at the end of the input; the
+/// last line need not end with a newline. The trailing `\n` or `\r\n` is
+/// stripped.
+fn bounded_line(
+    input: &mut impl BufRead,
+    limit: usize,
+) -> Result<Option<Zeroizing<Vec<u8>>>, LineError> {
+    let mut line = Zeroizing::new(Vec::new());
+    loop {
+        let available = match input.fill_buf() {
+            Ok(available) => available,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(LineError::Io(e)),
+        };
+        if available.is_empty() {
+            if line.is_empty() {
+                return Ok(None);
+            }
+            break;
+        }
+        let (taken, done) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (available.len(), false),
+        };
+        if line.len() + taken > limit {
+            return Err(LineError::TooLong(limit));
+        }
+        line.extend_from_slice(&available[..taken]);
+        input.consume(taken);
+        if done {
+            break;
+        }
+    }
+    if line.last() == Some(&b'\n') {
         line.pop();
-        if line.ends_with('\r') {
+        if line.last() == Some(&b'\r') {
             line.pop();
         }
     }
+    Ok(Some(line))
+}
+
+/// Stdin read without a buffer of its own: a duplicate of file descriptor 0,
+/// so a [`BufReader`] of capacity 1 over it takes exactly the bytes a line
+/// needs and leaves the rest to whoever reads stdin next.
+fn raw_stdin() -> Result<File, CliError> {
+    use std::os::fd::AsFd;
+    io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(File::from)
+        .map_err(|e| CliError::Io(format!("reading stdin failed: {e}")))
+}
+
+/// Refuses a byte order mark at the start of stdin: stripping it could
+/// silently change a value that really starts with U+FEFF.
+fn refuse_bom(line: &[u8]) -> Result<(), CliError> {
+    if line.starts_with(BOM) {
+        return Err(CliError::Usage(
+            "stdin starts with a UTF-8 byte order mark; save the input without it (e.g. 'sed -i \"1s/^\\xEF\\xBB\\xBF//\" FILE')".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Reads the username and password: without echo on a terminal (the
@@ -33,48 +112,136 @@ fn strip_newline(line: &mut String) {
 pub fn credentials() -> Result<Credentials, CliError> {
     if io::stdin().is_terminal() {
         let username = prompt("Username: ")?;
-        for _ in 0..PASSWORD_TRIES {
+        for attempt in 1..=PASSWORD_ATTEMPTS {
             let password = prompt("Password: ")?;
             let again = prompt("Password again: ")?;
             if *password == *again {
                 return Ok(Credentials::new(username.to_string(), password.to_string()));
             }
-            eprintln!("otp-link: the passwords differ; type them again");
+            if attempt < PASSWORD_ATTEMPTS {
+                eprintln!("otp-link: the passwords differ; type them again");
+            }
         }
-        return Err(CliError::Usage(
-            "the passwords differed three times; run secure-account again".into(),
-        ));
+        return Err(CliError::Usage(format!(
+            "the passwords differed {PASSWORD_ATTEMPTS} times; run secure-account again"
+        )));
     }
-    let stdin = io::stdin();
-    let mut lock = stdin.lock();
-    let username = read_line(&mut lock, "username")?;
-    let password = read_line(&mut lock, "password")?;
+    let mut stdin = BufReader::with_capacity(1, raw_stdin()?);
+    let username = value_line(&mut stdin, "username", true)?;
+    let password = value_line(&mut stdin, "password", false)?;
     Ok(Credentials::new(username.to_string(), password.to_string()))
 }
 
-fn prompt(text: &str) -> Result<Zeroizing<String>, CliError> {
-    rpassword::prompt_password(text)
-        .map(Zeroizing::new)
-        .map_err(|e| io_error("reading from the terminal", e))
+fn value_line(
+    input: &mut impl BufRead,
+    what: &str,
+    first: bool,
+) -> Result<Zeroizing<String>, CliError> {
+    let line = match bounded_line(input, MAX_LINE) {
+        Ok(Some(line)) => line,
+        Ok(None) => {
+            return Err(CliError::Usage(format!(
+                "stdin ended before the {what} line; pipe the username and the password, one per line"
+            )))
+        }
+        Err(LineError::TooLong(limit)) => {
+            return Err(CliError::Rejected(format!(
+                "the {what} line on stdin is longer than {limit} bytes, and a value holds at most 99; pipe the username and the password, one per line"
+            )))
+        }
+        Err(LineError::Io(e)) => return Err(CliError::Io(format!("reading stdin failed: {e}"))),
+    };
+    if first {
+        refuse_bom(&line)?;
+    }
+    utf8(line).map_err(|()| {
+        CliError::Rejected(format!(
+            "the {what} line on stdin is not UTF-8; values are text: convert the input to UTF-8"
+        ))
+    })
 }
 
-fn read_line(input: &mut impl BufRead, what: &str) -> Result<Zeroizing<String>, CliError> {
-    let mut line = Zeroizing::new(String::new());
-    let n = input
-        .read_line(&mut line)
-        .map_err(|e| io_error("reading stdin", e))?;
-    if n == 0 {
-        return Err(CliError::Usage(format!(
-            "stdin ended before the {what} line; pipe the username and the password, one per line"
-        )));
+/// Moves bytes into a wiped `String` if they are UTF-8; wipes them if not.
+fn utf8(bytes: Zeroizing<Vec<u8>>) -> Result<Zeroizing<String>, ()> {
+    let mut bytes = bytes;
+    match String::from_utf8(std::mem::take(&mut *bytes)) {
+        Ok(text) => Ok(Zeroizing::new(text)),
+        Err(e) => {
+            drop(Zeroizing::new(e.into_bytes()));
+            Err(())
+        }
     }
-    strip_newline(&mut line);
-    Ok(line)
+}
+
+/// Asks for a secret on the terminal without echo.
+fn prompt(text: &str) -> Result<Zeroizing<String>, CliError> {
+    terminal::prompt(text)
+}
+
+/// The lines of a `--batch` on stdin, each bounded, numbered from 1; blank
+/// lines are skipped. At most [`MAX_BATCH_ACCOUNTS`] non-blank lines.
+pub struct BatchLines {
+    input: BufReader<File>,
+    number: usize,
+    accounts: usize,
+}
+
+impl BatchLines {
+    /// Starts reading stdin as a batch.
+    pub fn stdin() -> Result<Self, CliError> {
+        Ok(BatchLines {
+            input: BufReader::with_capacity(64 * 1024, raw_stdin()?),
+            number: 0,
+            accounts: 0,
+        })
+    }
+
+    /// The next non-blank line and its number, or `None` at the end.
+    pub fn next_line(&mut self) -> Result<Option<(usize, Zeroizing<String>)>, CliError> {
+        loop {
+            let line = match bounded_line(&mut self.input, MAX_BATCH_LINE) {
+                Ok(Some(line)) => line,
+                Ok(None) => return Ok(None),
+                Err(LineError::TooLong(limit)) => {
+                    return Err(CliError::Usage(format!(
+                        "line {} of the batch is longer than {limit} bytes; nothing was secured",
+                        self.number + 1
+                    )))
+                }
+                Err(LineError::Io(e)) => {
+                    return Err(CliError::Io(format!(
+                        "reading stdin failed at line {}: {e}",
+                        self.number + 1
+                    )))
+                }
+            };
+            self.number += 1;
+            if self.number == 1 {
+                refuse_bom(&line)?;
+            }
+            let number = self.number;
+            let line = utf8(line).map_err(|()| {
+                CliError::Usage(format!(
+                    "line {number} of the batch is not UTF-8; nothing was secured"
+                ))
+            })?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            self.accounts += 1;
+            if self.accounts > MAX_BATCH_ACCOUNTS {
+                return Err(CliError::Usage(format!(
+                    "the batch holds more than {MAX_BATCH_ACCOUNTS} accounts; split it into several batches; nothing was secured"
+                )));
+            }
+            return Ok(Some((number, line)));
+        }
+    }
 }
 
 /// Resolves the two key texts: from the variable named by `--keys-env`, or
-/// from the arguments, where `-` takes the next whitespace-separated word of
-/// stdin.
+/// from the arguments, where each `-` takes one line of stdin (a prompt
+/// without echo on a terminal) holding one key.
 pub fn key_texts(
     user: Option<&str>,
     pass: Option<&str>,
@@ -100,60 +267,264 @@ pub fn key_texts(
             "pass the user key and the password key, or --keys-env VAR".into(),
         ));
     };
-    let mut stdin_words: Option<Zeroizing<String>> = None;
-    let mut taken = 0;
-    let mut resolve = |arg: &str| -> Result<Zeroizing<String>, CliError> {
+    let mut stdin: Option<BufReader<File>> = None;
+    let mut first = true;
+    let mut resolve = |arg: &str, what: &str| -> Result<Zeroizing<String>, CliError> {
         if arg != "-" {
             return Ok(Zeroizing::new(arg.to_owned()));
         }
-        if stdin_words.is_none() {
-            let mut all = Zeroizing::new(String::new());
-            io::stdin()
-                .take(MAX_KEY_INPUT)
-                .read_to_string(&mut all)
-                .map_err(|e| io_error("reading keys from stdin", e))?;
-            stdin_words = Some(all);
+        if io::stdin().is_terminal() {
+            return prompt(&format!("{what}: "));
         }
-        let words = stdin_words.as_ref().map(|w| w.as_str()).unwrap_or("");
-        let word = words.split_whitespace().nth(taken).ok_or_else(|| {
-            CliError::Usage("a key given as '-' was not found on stdin; pipe the key text".into())
-        })?;
-        taken += 1;
-        Ok(Zeroizing::new(word.to_owned()))
+        let input = match &mut stdin {
+            Some(input) => input,
+            slot @ None => slot.insert(BufReader::with_capacity(1, raw_stdin()?)),
+        };
+        let key = key_line(input, what, first)?;
+        first = false;
+        Ok(key)
     };
-    let user = resolve(user)?;
-    let pass = resolve(pass)?;
+    let user = resolve(user, "User key")?;
+    let pass = resolve(pass, "Password key")?;
     Ok([user, pass])
+}
+
+/// One key from one line of stdin: surrounding whitespace is ignored, and
+/// the line must hold exactly one word.
+fn key_line(
+    input: &mut impl BufRead,
+    what: &str,
+    first: bool,
+) -> Result<Zeroizing<String>, CliError> {
+    let what = what.to_lowercase();
+    let line = match bounded_line(input, MAX_LINE) {
+        Ok(Some(line)) => line,
+        Ok(None) => {
+            return Err(CliError::Usage(format!(
+                "stdin ended before the {what} given as '-'; pipe one key per line"
+            )))
+        }
+        Err(LineError::TooLong(limit)) => {
+            return Err(CliError::Usage(format!(
+                "the {what} line on stdin is longer than {limit} bytes, far more than any key; pipe one key per line"
+            )))
+        }
+        Err(LineError::Io(e)) => return Err(CliError::Io(format!("reading stdin failed: {e}"))),
+    };
+    if first {
+        refuse_bom(&line)?;
+    }
+    let line = utf8(line).map_err(|()| {
+        CliError::Usage(format!(
+            "the {what} line on stdin is not UTF-8, so it is no key; pipe one key per line"
+        ))
+    })?;
+    let mut words = line.split_whitespace();
+    match (words.next(), words.next()) {
+        (Some(key), None) => Ok(Zeroizing::new(key.to_owned())),
+        (None, _) => Err(CliError::Usage(format!(
+            "the {what} line on stdin is empty; pipe one key per line"
+        ))),
+        (Some(_), Some(_)) => Err(CliError::Usage(format!(
+            "the {what} line on stdin holds more than one word; each '-' reads one line with one key"
+        ))),
+    }
+}
+
+/// Prompts on the controlling terminal.
+#[cfg(unix)]
+mod terminal {
+    use std::fs::{File, OpenOptions};
+    use std::io::{self, Read, Write};
+
+    use rustix::termios::{self, LocalModes, OptionalActions, SpecialCodeIndex, Termios};
+    use zeroize::Zeroizing;
+
+    use super::MAX_LINE;
+    use crate::CliError;
+
+    /// The terminal's settings before the prompt, put back when dropped: on
+    /// return, on error and on unwinding alike.
+    struct Restore<'t> {
+        tty: &'t File,
+        saved: Termios,
+    }
+
+    impl Drop for Restore<'_> {
+        fn drop(&mut self) {
+            let _ = termios::tcsetattr(self.tty, OptionalActions::Now, &self.saved);
+        }
+    }
+
+    fn failed(e: impl std::fmt::Display) -> CliError {
+        CliError::Io(format!("reading from the terminal failed: {e}"))
+    }
+
+    /// Reads one line without echo. Signals from the keyboard are turned off
+    /// while it reads, so Ctrl-C arrives as a byte and ends the prompt
+    /// through the same path that restores echo, whatever the shell; the line
+    /// is edited here (Backspace, Ctrl-U) since the terminal's own editing
+    /// is off with them.
+    pub(super) fn prompt(text: &str) -> Result<Zeroizing<String>, CliError> {
+        let mut tty = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/tty")
+            .map_err(failed)?;
+        let saved = termios::tcgetattr(&tty).map_err(failed)?;
+        let mut quiet = saved.clone();
+        quiet.local_modes -=
+            LocalModes::ECHO | LocalModes::ICANON | LocalModes::ISIG | LocalModes::IEXTEN;
+        quiet.special_codes[SpecialCodeIndex::VMIN] = 1;
+        quiet.special_codes[SpecialCodeIndex::VTIME] = 0;
+        let restore = Restore { tty: &tty, saved };
+        termios::tcsetattr(restore.tty, OptionalActions::Now, &quiet).map_err(failed)?;
+        let mut out = restore.tty;
+        out.write_all(text.as_bytes()).map_err(failed)?;
+        let mut line = Zeroizing::new(Vec::with_capacity(128));
+        let result = read_line(restore.tty, &mut line);
+        drop(restore);
+        let _ = tty.write_all(b"\n");
+        result?;
+        super::utf8(line).map_err(|()| {
+            CliError::Rejected("what was typed is not UTF-8; set the terminal to UTF-8".into())
+        })
+    }
+
+    fn read_line(mut tty: &File, line: &mut Vec<u8>) -> Result<(), CliError> {
+        let mut byte = [0u8; 1];
+        loop {
+            match tty.read(&mut byte) {
+                Ok(0) => return Err(CliError::Usage("the terminal closed at the prompt".into())),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(failed(e)),
+            }
+            match byte[0] {
+                b'\r' | b'\n' => return Ok(()),
+                // Ctrl-C and Ctrl-\: the user gives up.
+                0x03 | 0x1c => return Err(CliError::Interrupted),
+                // Ctrl-D on an empty line: end of input.
+                0x04 if line.is_empty() => {
+                    return Err(CliError::Usage("nothing was typed at the prompt".into()))
+                }
+                // Backspace and Delete remove the last character.
+                0x08 | 0x7f => {
+                    while let Some(b) = line.pop() {
+                        if b & 0xc0 != 0x80 {
+                            break;
+                        }
+                    }
+                }
+                // Ctrl-U clears the line.
+                0x15 => line.clear(),
+                b => {
+                    if line.len() >= MAX_LINE {
+                        return Err(CliError::Rejected(format!(
+                            "more than {MAX_LINE} bytes were typed at the prompt; a value holds at most 99"
+                        )));
+                    }
+                    line.push(b);
+                }
+            }
+        }
+    }
+}
+
+/// Prompts on the console where there is no termios.
+#[cfg(not(unix))]
+mod terminal {
+    use zeroize::Zeroizing;
+
+    use crate::CliError;
+
+    pub(super) fn prompt(text: &str) -> Result<Zeroizing<String>, CliError> {
+        rpassword::prompt_password(text)
+            .map(Zeroizing::new)
+            .map_err(|e| CliError::Io(format!("reading from the terminal failed: {e}")))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
 
-    #[test]
-    fn only_one_trailing_newline_is_stripped() {
-        for (raw, want) in [
-            ("pw\n", "pw"),
-            ("pw\r\n", "pw"),
-            ("pw", "pw"),
-            ("pw \t\n", "pw \t"),
-            ("pw\n\n", "pw\n"),
-            ("\r\n", ""),
-            ("pw\r", "pw\r"),
-        ] {
-            let mut s = raw.to_string();
-            strip_newline(&mut s);
-            assert_eq!(s, want, "{raw:?}");
+    fn lines(input: &[u8], limit: usize) -> Vec<Result<Vec<u8>, String>> {
+        let mut reader = io::Cursor::new(input.to_vec());
+        let mut out = Vec::new();
+        loop {
+            match bounded_line(&mut reader, limit) {
+                Ok(Some(line)) => out.push(Ok(line.to_vec())),
+                Ok(None) => return out,
+                Err(LineError::TooLong(n)) => {
+                    out.push(Err(format!("too long {n}")));
+                    return out;
+                }
+                Err(LineError::Io(e)) => panic!("{e}"),
+            }
         }
     }
 
     #[test]
-    fn read_line_reports_missing_lines() {
-        let mut input = io::Cursor::new(b"alice\n".to_vec());
-        assert_eq!(read_line(&mut input, "username").unwrap().as_str(), "alice");
+    fn only_one_trailing_newline_is_stripped() {
+        for (raw, want) in [
+            (&b"pw\n"[..], &b"pw"[..]),
+            (b"pw\r\n", b"pw"),
+            (b"pw", b"pw"),
+            (b"pw \t\n", b"pw \t"),
+            (b"\r\n", b""),
+            (b"pw\r", b"pw\r"),
+        ] {
+            assert_eq!(lines(raw, 64), vec![Ok(want.to_vec())], "{raw:?}");
+        }
+        assert_eq!(
+            lines(b"pw\n\nx", 64),
+            vec![Ok(b"pw".to_vec()), Ok(vec![]), Ok(b"x".to_vec())]
+        );
+    }
+
+    #[test]
+    fn a_line_longer_than_the_limit_is_refused_without_reading_on() {
+        let mut input = io::Cursor::new([b'a'; 100].repeat(100));
         assert!(matches!(
-            read_line(&mut input, "password"),
-            Err(CliError::Usage(_))
+            bounded_line(&mut input, 64),
+            Err(LineError::TooLong(64))
         ));
+        assert!(input.position() <= 10_000, "read everything");
+        assert_eq!(lines(&[b'x'; 64], 64), vec![Ok(vec![b'x'; 64])]);
+        assert_eq!(lines(&[b'x'; 65], 64), vec![Err("too long 64".into())]);
+    }
+
+    #[test]
+    fn a_capacity_one_reader_leaves_what_follows_the_line() {
+        let mut reader =
+            BufReader::with_capacity(1, io::Cursor::new(b"key one\nrest\x00\xff".to_vec()));
+        let line = bounded_line(&mut reader, 64).ok().flatten().unwrap();
+        assert_eq!(&line[..], b"key one");
+        let mut rest = Vec::new();
+        reader.read_to_end(&mut rest).unwrap();
+        assert_eq!(rest, b"rest\x00\xff");
+    }
+
+    #[test]
+    fn key_lines_hold_one_key_each() {
+        let mut input = io::Cursor::new(b"  k1 \nk2 k3\n\n".to_vec());
+        assert_eq!(
+            key_line(&mut input, "User key", true)
+                .ok()
+                .unwrap()
+                .as_str(),
+            "k1"
+        );
+        assert!(
+            matches!(key_line(&mut input, "Password key", false), Err(CliError::Usage(m)) if m.contains("more than one word"))
+        );
+        assert!(
+            matches!(key_line(&mut input, "Password key", false), Err(CliError::Usage(m)) if m.contains("empty"))
+        );
+        assert!(
+            matches!(key_line(&mut input, "Password key", false), Err(CliError::Usage(m)) if m.contains("ended"))
+        );
     }
 }

@@ -45,6 +45,7 @@ fn make_store(path: &Path, n: usize) -> Keys {
             accounts.iter().map(|(name, c)| (name.as_str(), c)),
             DEFAULT_WIDTH,
         )
+        .and_then(otp_core::Pending::commit)
         .expect("writing a benchmark store");
     keys.pop().expect("at least one account")
 }
@@ -136,6 +137,7 @@ fn bench_writes(c: &mut Criterion) {
                             accounts.iter().map(|(name, c)| (name.as_str(), c)),
                             DEFAULT_WIDTH,
                         )
+                        .and_then(otp_core::Pending::commit)
                         .expect("secure_batch")
                 },
                 BatchSize::PerIteration,
@@ -168,6 +170,7 @@ fn bench_writes(c: &mut Criterion) {
                 |store| {
                     store
                         .secure_account("new-account", &new, DEFAULT_WIDTH)
+                        .and_then(otp_core::Pending::commit)
                         .expect("secure_account");
                     store
                 },

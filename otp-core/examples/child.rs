@@ -12,24 +12,13 @@
 //! database driver and drop them as soon as the connection is made; the
 //! `Credentials` wipe themselves on drop.
 //!
-//! Exit codes follow otp-link's: 3 malformed keys, 4 authentication failed,
-//! 5 unknown account, 7 store missing, 8 store corrupt, 9 permission, 1 other.
+//! Exit codes are otp-link's, from [`Error::exit_code`]: 3 malformed keys,
+//! 4 authentication failed, 5 unknown account, 7 store missing, 8 store
+//! corrupt, 9 permission, and so on (README, "Exit codes").
 
 use std::process::ExitCode;
 
-use otp_core::{Error, Keys};
-
-fn exit_code(error: &Error) -> u8 {
-    match error {
-        Error::MalformedKey { .. } | Error::MismatchedKeys { .. } => 3,
-        Error::AuthenticationFailed => 4,
-        Error::UnknownRecord { .. } => 5,
-        Error::StoreMissing { .. } => 7,
-        Error::StoreCorrupt { .. } | Error::UnsupportedVersion { .. } => 8,
-        Error::InsecureStore { .. } => 9,
-        _ => 1,
-    }
-}
+use otp_core::Keys;
 
 /// A non-secret digest of a value (FNV-1a), so a test can check that the
 /// child got the right credentials without the child printing them.
@@ -50,7 +39,7 @@ fn main() -> ExitCode {
             Ok(credentials) => credentials,
             Err(error) => {
                 eprintln!("child: {error}");
-                return ExitCode::from(exit_code(&error));
+                return ExitCode::from(error.exit_code());
             }
         };
     // Here a real child connects: Client::connect(..., credentials.username(),

@@ -1,15 +1,25 @@
-//! The one error type of `otp-core`.
+//! The one error type of `otp-core`, and the exit-code contract.
 //!
 //! Every variant names what went wrong and what to do next, in lowercase,
 //! and never carries a secret: key texts, pads, credentials and frames stay
-//! out of messages. All authentication failures — a wrong, mistyped or
-//! rotated-away key, a swapped key, a store altered on disk — collapse into
-//! [`Error::AuthenticationFailed`], so an error says nothing about why a
+//! out of messages. A key that fails its grammar or checksum (a typo) is
+//! [`Error::MalformedKey`], two keys that cannot go together are
+//! [`Error::MismatchedKeys`]; every failure of a well-formed pair to open its
+//! account — a wrong or rotated-away key, a store altered on disk — collapses
+//! into [`Error::AuthenticationFailed`], so an error says nothing about why a
 //! tag did not match.
+//!
+//! Messages print paths and names through [`printable`], so a file name or
+//! an account name holding terminal escapes or bidirectional controls shows
+//! as escapes, not as what it would make a terminal do.
+//!
+//! [`Error::exit_code`] is the one mapping from errors to the exit codes that
+//! `otp-link` documents; every program that reports these errors calls it.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Everything that can go wrong in `otp-core`.
 #[derive(Debug)]
@@ -56,20 +66,45 @@ pub enum Error {
         /// The frame width that was asked for.
         width: usize,
     },
+    /// A value that no program could be handed: it holds a NUL byte, which
+    /// environment variables, arguments and C strings cannot carry.
+    InvalidValue {
+        /// `"username"` or `"password"`.
+        field: &'static str,
+        /// What is wrong with it, without repeating it.
+        reason: &'static str,
+    },
     /// A frame width outside 3..=101.
     InvalidWidth {
         /// The width that was asked for.
         width: usize,
     },
-    /// An account name that is empty, too long or holds control characters.
+    /// An account name that is empty, too long, or holds control or
+    /// invisible format characters.
     InvalidAccountName {
         /// What is wrong with the name.
         reason: &'static str,
+    },
+    /// One account of a batch was refused, so nothing of the batch was
+    /// secured.
+    BatchItem {
+        /// The account's position in the batch, from 0.
+        index: usize,
+        /// Why it was refused.
+        source: Box<Error>,
     },
     /// The store file does not exist.
     StoreMissing {
         /// Where the store was looked for.
         path: PathBuf,
+    },
+    /// The store path names something that is not a regular file (a
+    /// directory, a device, a FIFO, a socket), or names no file at all.
+    NotRegularFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is, e.g. `"a directory"`.
+        kind: &'static str,
     },
     /// The store file exists but is not a valid store: truncated, altered,
     /// oversized or not a store at all.
@@ -78,6 +113,16 @@ pub enum Error {
         path: PathBuf,
         /// What the decoder found.
         reason: String,
+    },
+    /// A change would make the store larger than readers accept, so it was
+    /// refused before anything was written.
+    StoreTooLarge {
+        /// The store file.
+        path: PathBuf,
+        /// The size the store would have had, in bytes.
+        size: u64,
+        /// The largest store readers accept, in bytes.
+        limit: u64,
     },
     /// The store was written by a format version this build does not read.
     UnsupportedVersion {
@@ -91,10 +136,22 @@ pub enum Error {
     InsecureStore {
         /// The store file.
         path: PathBuf,
-        /// What is wrong, e.g. "is readable by group or others (mode 0644)".
+        /// What is wrong, e.g. "may be read or written by group or others
+        /// (mode 0644)".
         problem: String,
+        /// What to do about it, e.g. "run 'chmod 600 PATH' as its owner".
+        fix: String,
     },
-    /// Another writer holds the store's lock for longer than we wait.
+    /// A file beside the store that otp-link creates and uses (the lock or
+    /// the temporary file) is not what otp-link would have made: a symbolic
+    /// link, or not a regular file. It is never followed or written.
+    UnsafeFile {
+        /// The file.
+        path: PathBuf,
+        /// What it is, e.g. "is a symbolic link".
+        problem: &'static str,
+    },
+    /// Another process holds the store's lock for longer than we wait.
     LockTimeout {
         /// The lock file.
         path: PathBuf,
@@ -131,6 +188,24 @@ pub enum Error {
         /// The operating system's error.
         source: io::Error,
     },
+    /// Putting a written change into effect failed: the new store could not
+    /// be renamed over the old one. The store is unchanged, so keys handed
+    /// out for the change do not work and the previous keys still do.
+    NotCommitted {
+        /// The store file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// The change is in effect (the new store replaced the old one, and the
+    /// keys handed out for it are the account's keys now), but syncing the
+    /// store's directory failed, so a power failure could still undo it.
+    CommittedUnsynced {
+        /// The store's directory.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
     /// The operating system's random number generator failed.
     Entropy,
 }
@@ -154,7 +229,132 @@ impl Error {
     /// True when the error is an operating-system refusal to access a file
     /// (`EACCES`/`EPERM`), as opposed to other I/O failures.
     pub fn is_permission_denied(&self) -> bool {
-        matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::PermissionDenied)
+        match self {
+            Error::Io { source, .. }
+            | Error::NotCommitted { source, .. }
+            | Error::CommittedUnsynced { source, .. } => {
+                source.kind() == io::ErrorKind::PermissionDenied
+            }
+            Error::BatchItem { source, .. } => source.is_permission_denied(),
+            _ => false,
+        }
+    }
+
+    /// The exit code `otp-link` exits with for this error; README's "Exit
+    /// codes" lists them. Every program that reports these errors as an exit
+    /// status (the CLI, the examples, bindings) calls this and nothing else.
+    ///
+    /// | code | errors |
+    /// |---|---|
+    /// | 2 | [`NoStoreLocation`](Error::NoStoreLocation) (usage: name a store) |
+    /// | 3 | malformed or mismatched keys, malformed legacy keys |
+    /// | 4 | [`AuthenticationFailed`](Error::AuthenticationFailed), [`LegacyKeyRejected`](Error::LegacyKeyRejected) |
+    /// | 5 | unknown record or account |
+    /// | 6 | [`AccountExists`](Error::AccountExists) |
+    /// | 7 | [`StoreMissing`](Error::StoreMissing) |
+    /// | 8 | corrupt store or legacy file, unsupported version, not a regular file |
+    /// | 9 | insecure store, unsafe lock or temporary file, access denied |
+    /// | 10 | other I/O errors, a busy lock, a change not (durably) put into effect |
+    /// | 11 | value, width, name or store size rejected |
+    /// | 1 | the random number generator failed |
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::BatchItem { source, .. } => source.exit_code(),
+            Error::NoStoreLocation => 2,
+            Error::MalformedKey { .. }
+            | Error::MismatchedKeys { .. }
+            | Error::MalformedLegacyKey { .. } => 3,
+            Error::AuthenticationFailed | Error::LegacyKeyRejected { .. } => 4,
+            Error::UnknownRecord { .. } | Error::UnknownAccount { .. } => 5,
+            Error::AccountExists { .. } => 6,
+            Error::StoreMissing { .. } => 7,
+            Error::StoreCorrupt { .. }
+            | Error::UnsupportedVersion { .. }
+            | Error::LegacyFile { .. }
+            | Error::NotRegularFile { .. } => 8,
+            Error::InsecureStore { .. } | Error::UnsafeFile { .. } => 9,
+            e if e.is_permission_denied() => 9,
+            Error::Io { .. }
+            | Error::LockTimeout { .. }
+            | Error::NotCommitted { .. }
+            | Error::CommittedUnsynced { .. } => 10,
+            Error::ValueTooLong { .. }
+            | Error::InvalidValue { .. }
+            | Error::InvalidWidth { .. }
+            | Error::InvalidAccountName { .. }
+            | Error::StoreTooLarge { .. } => 11,
+            Error::Entropy => 1,
+        }
+    }
+}
+
+/// Whether `c` is of Unicode general category Cf (format): invisible
+/// characters such as zero-width spaces, the byte order mark and the
+/// bidirectional overrides that make text display as other text (Unicode
+/// 15.1).
+pub(crate) fn is_format_char(c: char) -> bool {
+    const CF: [(u32, u32); 21] = [
+        (0x00AD, 0x00AD),
+        (0x0600, 0x0605),
+        (0x061C, 0x061C),
+        (0x06DD, 0x06DD),
+        (0x070F, 0x070F),
+        (0x0890, 0x0891),
+        (0x08E2, 0x08E2),
+        (0x180E, 0x180E),
+        (0x200B, 0x200F),
+        (0x202A, 0x202E),
+        (0x2060, 0x2064),
+        (0x2066, 0x206F),
+        (0xFEFF, 0xFEFF),
+        (0xFFF9, 0xFFFB),
+        (0x110BD, 0x110BD),
+        (0x110CD, 0x110CD),
+        (0x13430, 0x1343F),
+        (0x1BCA0, 0x1BCA3),
+        (0x1D173, 0x1D17A),
+        (0xE0001, 0xE0001),
+        (0xE0020, 0xE007F),
+    ];
+    let c = u32::from(c);
+    CF.iter().any(|&(lo, hi)| (lo..=hi).contains(&c))
+}
+
+/// `text` with every control character (C0, DEL, C1) and every invisible
+/// format character (category Cf) written as a `\u{..}` escape, so that a
+/// name or a path printed to a terminal shows what it holds instead of
+/// moving the cursor, ringing the bell or reordering the line.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    let hidden = |c: char| c.is_control() || is_format_char(c);
+    if !text.chars().any(hidden) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if hidden(c) {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A path as [`printable`] text.
+fn shown(path: &Path) -> String {
+    printable(&path.to_string_lossy()).into_owned()
+}
+
+/// What an I/O error means for the operator: a full disk is said so, not
+/// left to "check the path and its permissions".
+fn io_advice(source: &io::Error) -> &'static str {
+    match source.kind() {
+        io::ErrorKind::StorageFull => "the disk is full: free some space and try again",
+        io::ErrorKind::QuotaExceeded => "the disk quota is used up: free some space and try again",
+        io::ErrorKind::ReadOnlyFilesystem => {
+            "the file system is read-only: keep the store on a writable one"
+        }
+        _ => "check the path and its permissions",
     }
 }
 
@@ -169,25 +369,31 @@ impl fmt::Display for Error {
             Error::UnknownRecord { path } => write!(
                 f,
                 "no account in {} has this key's record id; the account was removed, or the keys belong to another store (--store)",
-                path.display()
+                shown(path)
             ),
             Error::UnknownAccount { name, path } => write!(
                 f,
-                "no account named '{name}' in {}; list the accounts with 'otp-link list'",
-                path.display()
+                "no account named '{}' in {}; list the accounts with 'otp-link list'",
+                printable(name),
+                shown(path)
             ),
             Error::AccountExists { name } => write!(
                 f,
-                "account '{name}' already exists; pass --replace to seal new credentials and issue new keys"
+                "account '{}' already exists; pass --replace to seal new credentials and issue new keys",
+                printable(name)
             ),
             Error::AuthenticationFailed => write!(
                 f,
-                "authentication failed: the keys do not open this account (a key is wrong, mistyped, rotated away, or the store was altered); use the keys last issued for the account"
+                "authentication failed: the keys do not open this account (a key is wrong, rotated away, or the store was altered); use the keys last issued for the account"
             ),
             Error::ValueTooLong { field, len, width } => write!(
                 f,
                 "the {field} is {len} bytes but a frame of width {width} holds at most {} bytes; pass a larger --width (at most 101, which holds 99 bytes)",
                 width.saturating_sub(2)
+            ),
+            Error::InvalidValue { field, reason } => write!(
+                f,
+                "the {field} {reason}, which no program can be handed (environment variables and arguments cannot carry it); remove it"
             ),
             Error::InvalidWidth { width } => write!(
                 f,
@@ -196,32 +402,50 @@ impl fmt::Display for Error {
             Error::InvalidAccountName { reason } => {
                 write!(f, "invalid account name: {reason}")
             }
+            Error::BatchItem { index, source } => {
+                write!(f, "account {} of the batch: {source}", index + 1)
+            }
             Error::StoreMissing { path } => write!(
                 f,
                 "store {} does not exist; secure an account first, or name the right store with --store or OTP_LINK_STORE",
-                path.display()
+                shown(path)
+            ),
+            Error::NotRegularFile { path, kind } => write!(
+                f,
+                "store {} is {kind}, not a regular file; name the store file itself with --store or OTP_LINK_STORE",
+                shown(path)
             ),
             Error::StoreCorrupt { path, reason } => write!(
                 f,
-                "store {} is corrupt ({reason}); restore it from a backup",
-                path.display()
+                "store {} is corrupt ({}); restore it from a backup",
+                shown(path),
+                printable(reason)
+            ),
+            Error::StoreTooLarge { path, size, limit } => write!(
+                f,
+                "the change would make store {} {size} bytes, more than the {} MiB readers accept, so nothing was written; split the accounts over several stores (secure some with --store OTHER and remove them here)",
+                shown(path),
+                limit / (1024 * 1024)
             ),
             Error::UnsupportedVersion { path, version } => write!(
                 f,
                 "store {} has format version {version}, which this otp-link does not read; upgrade otp-link",
-                path.display()
+                shown(path)
             ),
-            Error::InsecureStore { path, problem } => write!(
+            Error::InsecureStore { path, problem, fix } => {
+                write!(f, "store {} {problem}; {fix}", shown(path))
+            }
+            Error::UnsafeFile { path, problem } => write!(
                 f,
-                "store {} {problem}; run 'chmod 600 {}' as its owner",
-                path.display(),
-                path.display()
+                "{} {problem}, which otp-link never follows or writes; remove it, and keep the store in a directory only its owner can write",
+                shown(path)
             ),
             Error::LockTimeout { path, waited_ms } => write!(
                 f,
-                "another otp-link process has held the lock {} for {:.1} s; try again when it has finished",
-                path.display(),
-                *waited_ms as f64 / 1000.0
+                "another process has held the lock {} for {:.1} s; try again when it has finished (find it with 'fuser {}')",
+                shown(path),
+                *waited_ms as f64 / 1000.0,
+                shown(path)
             ),
             Error::NoStoreLocation => write!(
                 f,
@@ -229,8 +453,9 @@ impl fmt::Display for Error {
             ),
             Error::LegacyFile { path, reason } => write!(
                 f,
-                "{} is not a Secure-Python-Link account file ({reason}); pass the file that the old keys were made for",
-                path.display()
+                "{} is not a Secure-Python-Link account file ({}); pass the file that the old keys were made for",
+                shown(path),
+                printable(reason)
             ),
             Error::MalformedLegacyKey { reason } => write!(
                 f,
@@ -239,7 +464,7 @@ impl fmt::Display for Error {
             Error::LegacyKeyRejected { path, field } => write!(
                 f,
                 "legacy key does not open this file: the {field} key does not fit {}; check the keys and their order (user key first)",
-                path.display()
+                shown(path)
             ),
             Error::Io {
                 action,
@@ -247,8 +472,20 @@ impl fmt::Display for Error {
                 source,
             } => write!(
                 f,
-                "{action} {} failed: {source}; check the path and its permissions",
-                path.display()
+                "{action} {} failed: {source}; {}",
+                shown(path),
+                io_advice(source)
+            ),
+            Error::NotCommitted { path, source } => write!(
+                f,
+                "putting the new store in place of {} failed: {source}; nothing was changed: any keys printed for this change do not work, and the previous keys still do ({})",
+                shown(path),
+                io_advice(source)
+            ),
+            Error::CommittedUnsynced { path, source } => write!(
+                f,
+                "the change is in effect and the keys printed for it are the account's keys now, but syncing directory {} failed: {source}; keep the new keys and check the disk",
+                shown(path)
             ),
             Error::Entropy => write!(
                 f,
@@ -261,8 +498,70 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Io { source, .. } => Some(source),
+            Error::Io { source, .. }
+            | Error::NotCommitted { source, .. }
+            | Error::CommittedUnsynced { source, .. } => Some(source),
+            Error::BatchItem { source, .. } => Some(source.as_ref()),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printable_escapes_controls_and_format_characters_only() {
+        assert_eq!(printable("plain näme ✓"), "plain näme ✓");
+        assert!(matches!(printable("plain"), Cow::Borrowed(_)));
+        assert_eq!(printable("a\x1b[2Jb\x07"), "a\\u{1b}[2Jb\\u{7}");
+        assert_eq!(printable("evil\u{202e}gpj.exe"), "evil\\u{202e}gpj.exe");
+        assert_eq!(printable("\u{feff}x\u{200b}"), "\\u{feff}x\\u{200b}");
+        assert_eq!(printable("c1\u{9b}"), "c1\\u{9b}");
+    }
+
+    #[test]
+    fn format_characters_are_category_cf() {
+        for c in [
+            '\u{ad}',
+            '\u{200b}',
+            '\u{200f}',
+            '\u{202a}',
+            '\u{2066}',
+            '\u{feff}',
+            '\u{e0041}',
+        ] {
+            assert!(is_format_char(c), "{c:?}");
+        }
+        for c in ['a', ' ', 'é', '密', '\u{2010}', '\u{202f}', '\u{fffd}'] {
+            assert!(!is_format_char(c), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn a_full_disk_is_named_as_such() {
+        let full = Error::io(
+            "writing",
+            "/s/store.cbor.tmp",
+            io::Error::from(io::ErrorKind::StorageFull),
+        );
+        assert!(full.to_string().contains("the disk is full"), "{full}");
+        assert!(!full.to_string().contains("permissions"), "{full}");
+        assert_eq!(full.exit_code(), 10);
+    }
+
+    #[test]
+    fn a_refused_batch_item_keeps_its_exit_code() {
+        let e = Error::BatchItem {
+            index: 2,
+            source: Box::new(Error::AccountExists { name: "db".into() }),
+        };
+        assert_eq!(e.exit_code(), 6);
+        assert!(
+            e.to_string()
+                .starts_with("account 3 of the batch: account 'db'"),
+            "{e}"
+        );
     }
 }

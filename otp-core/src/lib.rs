@@ -31,21 +31,15 @@ mod store;
 pub mod vectors;
 
 pub use credentials::Credentials;
-pub use error::Error;
+pub use error::{printable, Error};
 pub use key::{Field, Key, Keys, RecordId};
 pub use location::{default_store_path, STORE_ENV};
 pub use seal::{DEFAULT_WIDTH, MAX_WIDTH, MIN_WIDTH};
-pub use store::{AccountInfo, NewAccount, Store};
+pub use store::{harden_process, AccountInfo, Pending, Store};
 
 /// Recovers the credentials the keys open from the store at the default
 /// location ([`default_store_path`]). For another store use
 /// [`Store::open`] and [`Store::recover`].
 pub fn recover(keys: &Keys) -> Result<Credentials, Error> {
     Store::open_default()?.recover(keys)
-}
-
-/// Secures a new account in the store at the default location, creating the
-/// store when missing, and returns its keys.
-pub fn secure_account(name: &str, credentials: &Credentials, width: usize) -> Result<Keys, Error> {
-    Store::at(default_store_path()?).secure_account(name, credentials, width)
 }

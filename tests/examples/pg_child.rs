@@ -45,23 +45,6 @@ const DEFAULT_HOST: &str = "127.0.0.1";
 const DEFAULT_PORT: u16 = 5432;
 const DEFAULT_QUERY: &str = "SELECT current_database()";
 
-/// otp-link's exit code for a library error (the same mapping as
-/// `otp-cli/src/main.rs`, duplicated here: this is an example).
-fn exit_code(error: &Error) -> u8 {
-    match error {
-        Error::MalformedKey { .. } | Error::MismatchedKeys { .. } => 3,
-        Error::AuthenticationFailed => 4,
-        Error::UnknownRecord { .. } | Error::UnknownAccount { .. } => 5,
-        Error::StoreMissing { .. } => 7,
-        Error::StoreCorrupt { .. } | Error::UnsupportedVersion { .. } => 8,
-        Error::InsecureStore { .. } => 9,
-        e if e.is_permission_denied() => 9,
-        Error::Io { .. } | Error::LockTimeout { .. } => 10,
-        Error::NoStoreLocation => 2,
-        _ => 1,
-    }
-}
-
 fn fail(code: u8, message: &str) -> ExitCode {
     eprintln!("pg_child: {}", message.replace(['\n', '\r'], " "));
     ExitCode::from(code)
@@ -98,7 +81,7 @@ fn main() -> ExitCode {
     };
     let credentials = match recover(user_key, pass_key) {
         Ok(credentials) => credentials,
-        Err(e) => return fail(exit_code(&e), &e.to_string()),
+        Err(e) => return fail(e.exit_code(), &e.to_string()),
     };
 
     let var = |name: &str| env::var(name).ok().filter(|v| !v.is_empty());

@@ -610,10 +610,11 @@ fn batch_secures_all_in_order_or_nothing() {
         ("{\"account\": \"d\", \"username\": \"u\", \"password\": \"p\"}\nnot json\n", "line 2"),
         ("{\"account\": \"d\", \"username\": \"u\"}\n", "line 1"),
         ("{\"account\": \"d\", \"username\": \"u\", \"password\": \"p\"}\n{\"account\": \"d\", \"username\": \"u\", \"password\": \"p\"}\n", "twice"),
-        ("{\"account\": \"d\", \"username\": \"u\", \"password\": \"01234567890123456789012345678901234567890123456789012345678901234\"}\n", "--width"),
+        ("{\"account\": \"d\", \"username\": \"u\", \"password\": \"01234567890123456789012345678901234567890123456789012345678901234\"}\n", "line 1 of the batch: the password is 65 bytes"),
     ] {
         let out = env.run(&["secure-account", "--batch"], bad);
-        let err = assert_fails(&out, 2, &["0123456789"]);
+        let code = if needle.contains("65 bytes") { 11 } else { 2 };
+        let err = assert_fails(&out, code, &["0123456789"]);
         assert!(err.contains(needle), "{err}");
         assert_eq!(env.store_bytes(), before);
     }

@@ -57,6 +57,7 @@ fn every_length_round_trips_at_widths_3_25_64_101() {
                 .collect();
             let keys = store
                 .secure_batch(creds.iter().map(|(n, c)| (n.as_str(), c)), width)
+                .and_then(otp_core::Pending::commit)
                 .unwrap();
             for ((name, c), k) in creds.iter().zip(&keys) {
                 assert_eq!(k.user().width(), width);
@@ -93,6 +94,7 @@ fn every_flipped_bit_of_a_store_file_is_detected() {
             &Credentials::new("alice".into(), "hunter2".into()),
             25,
         )
+        .and_then(otp_core::Pending::commit)
         .unwrap();
     let good = std::fs::read(store.path()).unwrap();
     for bit in 0..good.len() * 8 {
@@ -119,6 +121,7 @@ fn every_flipped_bit_of_a_key_text_is_detected() {
             &Credentials::new("alice".into(), "hunter2".into()),
             25,
         )
+        .and_then(otp_core::Pending::commit)
         .unwrap();
     let (user, pass) = key_texts(&keys);
     for (which, text) in [(0, &user), (1, &pass)] {
@@ -150,9 +153,11 @@ fn keys_open_only_their_own_account_and_field() {
     let (_dir, store) = store();
     let a = store
         .secure_account("a", &Credentials::new("ua".into(), "pa".into()), 64)
+        .and_then(otp_core::Pending::commit)
         .unwrap();
     let b = store
         .secure_account("b", &Credentials::new("ub".into(), "pb".into()), 64)
+        .and_then(otp_core::Pending::commit)
         .unwrap();
     let (au, ap) = key_texts(&a);
     let (bu, bp) = key_texts(&b);
@@ -194,6 +199,7 @@ fn store_bytes_contain_neither_value_of_any_account() {
         .collect();
     store
         .secure_batch(creds.iter().map(|(n, c)| (n.as_str(), c)), 64)
+        .and_then(otp_core::Pending::commit)
         .unwrap();
     let bytes = std::fs::read(store.path()).unwrap();
     for (_, c) in &creds {
@@ -224,6 +230,7 @@ fn pads_are_uniform_and_never_repeat() {
         .collect();
     let keys = store
         .secure_batch(creds.iter().map(|(n, c)| (n.as_str(), c)), 64)
+        .and_then(otp_core::Pending::commit)
         .unwrap();
     let mut counts = [0u64; 256];
     let mut pads = HashSet::new();
@@ -262,7 +269,10 @@ fn pads_are_uniform_and_never_repeat() {
 fn debug_and_errors_never_show_secrets() {
     let (_dir, store) = store();
     let c = Credentials::new("visible-user".into(), "visible-pass".into());
-    let keys = store.secure_account("db", &c, 64).unwrap();
+    let keys = store
+        .secure_account("db", &c, 64)
+        .and_then(otp_core::Pending::commit)
+        .unwrap();
     let (u, p) = key_texts(&keys);
     let shown = format!("{keys:?} {c:?} {:?}", store.recover(&keys).unwrap());
     for secret in ["visible-user", "visible-pass", &u[40..80], &p[40..80]] {
@@ -287,15 +297,17 @@ proptest! {
         let (_dir, store) = store();
         let fits = |v: &str| v.len() <= width - 2;
         let c = Credentials::new(username.clone(), password.clone());
-        match store.secure_account("p", &c, width) {
+        let nul = username.contains('\0') || password.contains('\0');
+        match store.secure_account("p", &c, width).and_then(otp_core::Pending::commit) {
             Ok(keys) => {
-                prop_assert!(fits(&username) && fits(&password));
+                prop_assert!(fits(&username) && fits(&password) && !nul);
                 let (u, p) = key_texts(&keys);
                 let got = store.recover(&Keys::parse(&u, &p).unwrap()).unwrap();
                 prop_assert_eq!(got.username(), username.as_str());
                 prop_assert_eq!(got.password(), password.as_str());
             }
             Err(Error::ValueTooLong { .. }) => prop_assert!(!fits(&username) || !fits(&password)),
+            Err(Error::InvalidValue { .. }) => prop_assert!(nul),
             Err(e) => prop_assert!(false, "{e}"),
         }
     }
@@ -313,7 +325,7 @@ proptest! {
             let v: String = n.chars().filter(char::is_ascii).take(width - 2).collect();
             Credentials::new(v.clone(), v)
         }).collect();
-        let keys = store.secure_batch(names.iter().map(String::as_str).zip(&creds), width).unwrap();
+        let keys = store.secure_batch(names.iter().map(String::as_str).zip(&creds), width).and_then(otp_core::Pending::commit).unwrap();
         let listed = store.accounts().unwrap();
         prop_assert_eq!(listed.iter().map(|a| a.name.clone()).collect::<Vec<_>>(), names.clone());
         prop_assert!(listed.iter().all(|a| a.width == width && a.rotated.is_none()));

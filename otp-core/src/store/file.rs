@@ -3,12 +3,19 @@
 //!
 //! The store file is the one whose loss locks an organisation out, and whose
 //! exposure turns keys seen in `ps` into credentials. So: writes go to a
-//! temporary file in the same directory that is fsynced and renamed over the
-//! store, then the directory is fsynced (a crash leaves the old store or the
-//! new one); writers serialise on an advisory lock beside the store and
-//! re-read under it; readers take no lock; files are created mode 0600; and
-//! a reader that is about to decrypt refuses a store other users could read
-//! or write, as OpenSSH refuses such private keys.
+//! temporary file in the same directory that is fsynced, and renamed over the
+//! store only when the caller has delivered the keys the change issues (see
+//! [`Staged`]); then the directory is fsynced, so a crash leaves the old store
+//! or the new one. Writers serialise on an advisory lock beside the store and
+//! re-read under it; readers take no lock; files are created mode 0600 and
+//! keep an existing store's owner and group; and a reader that is about to
+//! decrypt refuses a store other users could read or write, as OpenSSH
+//! refuses such private keys.
+//!
+//! A writer touches no file that is not ours. Before it creates anything it
+//! knows the store's target is absent or a regular file that starts like a
+//! store; the lock and the temporary file are only ever created beside that
+//! target, never through a symbolic link (`O_NOFOLLOW`, `O_EXCL`).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -26,11 +33,13 @@ pub(crate) const LOCK_WAIT_ENV: &str = "OTP_LINK_LOCK_TIMEOUT_MS";
 /// A store file's bytes, read whole after a size check.
 pub(crate) struct StoreBytes {
     pub(crate) bytes: Vec<u8>,
+    /// The metadata of the file the bytes were read from.
+    pub(crate) metadata: fs::Metadata,
 }
 
 /// Opens the store at `path` and checks its metadata: a regular file within
 /// the size limit. A missing file is [`Error::StoreMissing`].
-fn open_store(path: &Path) -> Result<(File, fs::Metadata), Error> {
+fn open_store(path: &Path, limit: u64) -> Result<(File, fs::Metadata), Error> {
     let mut options = OpenOptions::new();
     options.read(true);
     // Non-blocking, so that opening a FIFO put in place of the store returns
@@ -55,31 +64,82 @@ fn open_store(path: &Path) -> Result<(File, fs::Metadata), Error> {
         .metadata()
         .map_err(|e| Error::io("reading the metadata of", path, e))?;
     if !metadata.is_file() {
-        return Err(Error::corrupt(path, "it is not a regular file"));
+        return Err(not_regular(path, &metadata));
     }
-    if metadata.len() > MAX_STORE_BYTES {
-        return Err(Error::corrupt(path, "it is larger than the 64 MiB limit"));
+    if metadata.len() > limit {
+        return Err(too_large(path, limit));
     }
     Ok((file, metadata))
 }
 
-fn too_large(path: &Path) -> Error {
-    Error::corrupt(path, "it is larger than the 64 MiB limit")
+/// What a store path names, when it is not a regular file.
+fn not_regular(path: &Path, metadata: &fs::Metadata) -> Error {
+    let kind = metadata.file_type();
+    let kind = if kind.is_dir() {
+        "a directory"
+    } else if kind.is_symlink() {
+        "a symbolic link"
+    } else {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::FileTypeExt;
+            if kind.is_fifo() {
+                "a FIFO"
+            } else if kind.is_socket() {
+                "a socket"
+            } else {
+                "a device"
+            }
+        }
+        #[cfg(not(unix))]
+        "not a file"
+    };
+    Error::NotRegularFile {
+        path: path.to_owned(),
+        kind,
+    }
 }
 
-/// Reads the store at `path`, refusing files over the size limit before
+fn too_large(path: &Path, limit: u64) -> Error {
+    let reason = if limit == MAX_STORE_BYTES {
+        "it is larger than the 64 MiB limit readers accept; shrink it with 'otp-link remove', or split its accounts over several stores"
+    } else {
+        "it is larger than the 256 MiB that even 'list' and 'remove' read"
+    };
+    Error::corrupt(path, reason)
+}
+
+/// How much of a store a reader takes: [`MAX_STORE_BYTES`] for everything
+/// that decrypts, so a reader's memory and time stay bounded; and
+/// [`MAX_REPAIR_BYTES`] for `list` and the writers, so a store that an
+/// older otp-link let grow past the limit can still be listed and shrunk.
+pub(crate) const MAX_REPAIR_BYTES: u64 = 4 * MAX_STORE_BYTES;
+
+/// Reads the store at `path`, refusing files over `limit` bytes before
 /// reading them. A missing file is [`Error::StoreMissing`].
-pub(crate) fn read_store(path: &Path) -> Result<StoreBytes, Error> {
-    let (file, metadata) = open_store(path)?;
+pub(crate) fn read_store(path: &Path, limit: u64) -> Result<StoreBytes, Error> {
+    let (file, metadata) = open_store(path, limit)?;
+    read_open(file, metadata, path, limit)
+}
+
+fn read_open(
+    file: File,
+    metadata: fs::Metadata,
+    path: &Path,
+    limit: u64,
+) -> Result<StoreBytes, Error> {
+    if metadata.len() > limit {
+        return Err(too_large(path, limit));
+    }
     let mut bytes = Vec::with_capacity(metadata.len() as usize);
     // Take one byte past the limit so a file that grew since fstat is caught.
-    file.take(MAX_STORE_BYTES + 1)
+    file.take(limit + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| Error::io("reading", path, e))?;
-    if bytes.len() as u64 > MAX_STORE_BYTES {
-        return Err(too_large(path));
+    if bytes.len() as u64 > limit {
+        return Err(too_large(path, limit));
     }
-    Ok(StoreBytes { bytes })
+    Ok(StoreBytes { bytes, metadata })
 }
 
 /// The window a [`StoreStream`] starts with; it grows only when one entry
@@ -113,7 +173,7 @@ impl StoreStream {
     /// Opens the store at `path` as [`read_store`] does and reads the first
     /// window, of `window` bytes ([`WINDOW`]; tests try small ones).
     pub(crate) fn open(path: &Path, window: usize) -> Result<Self, Error> {
-        let (file, metadata) = open_store(path)?;
+        let (file, metadata) = open_store(path, MAX_STORE_BYTES)?;
         // No larger than the file and one byte, which lets the first fill
         // of a small store see its end at once.
         let window = window.min(metadata.len() as usize + 1).max(1);
@@ -172,7 +232,7 @@ impl StoreStream {
                 Ok(0) => {
                     self.eof = true;
                     if self.read > MAX_STORE_BYTES {
-                        return Err(too_large(&self.path));
+                        return Err(too_large(&self.path, MAX_STORE_BYTES));
                     }
                     break;
                 }
@@ -209,17 +269,16 @@ impl StoreStream {
                 return Err(Error::InsecureStore {
                     path: path.to_owned(),
                     problem: format!("may be read or written by group or others (mode {mode:04o})"),
+                    fix: format!(
+                        "run 'chmod 600 {}' as its owner",
+                        crate::printable(&path.to_string_lossy())
+                    ),
                 });
             }
             let owner = self.metadata.uid();
-            let me = rustix::process::geteuid().as_raw();
+            let me = euid();
             if owner != me && owner != 0 {
-                return Err(Error::InsecureStore {
-                    path: path.to_owned(),
-                    problem: format!(
-                        "is owned by user id {owner}, neither you (user id {me}) nor root, so its owner could alter it"
-                    ),
-                });
+                return Err(owned_by_another(path, owner, me));
             }
         }
         #[cfg(not(unix))]
@@ -228,11 +287,45 @@ impl StoreStream {
     }
 }
 
+#[cfg(unix)]
+fn euid() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
+/// A store of another user: neither `chmod` nor anything but its owner (or
+/// root handing it over) makes it safe to use.
+#[cfg(unix)]
+fn owned_by_another(path: &Path, owner: u32, me: u32) -> Error {
+    let shown = crate::printable(&path.to_string_lossy()).into_owned();
+    if me == 0 {
+        return Error::InsecureStore {
+            path: path.to_owned(),
+            problem: format!(
+                "is owned by user id {owner}, not root, so that user could alter what root reads"
+            ),
+            fix: format!(
+                "run otp-link as user id {owner} (e.g. with runuser), or 'chown root {shown}' to take it over"
+            ),
+        };
+    }
+    Error::InsecureStore {
+        path: path.to_owned(),
+        problem: format!(
+            "is owned by user id {owner}, neither you (user id {me}) nor root, so its owner could alter it"
+        ),
+        fix: format!(
+            "run otp-link as its owner, or have root run 'chown {me} {shown}' if it is yours"
+        ),
+    }
+}
+
 /// Makes this process non-dumpable on Linux, as ssh-agent does, so that other
 /// processes of the same user can neither ptrace it nor read its memory or
-/// environment through /proc while it holds credentials. Best effort: the
-/// call cannot fail for a valid argument.
-pub(crate) fn harden_process() {
+/// environment through /proc while it holds credentials. A program calls it
+/// before it reads a secret (a typed password, a key on stdin); otp-core
+/// calls it before it decrypts. `exec` of another program makes that one
+/// dumpable again. Best effort: the call cannot fail for a valid argument.
+pub fn harden_process() {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
         let _ =
@@ -240,15 +333,158 @@ pub(crate) fn harden_process() {
     }
 }
 
-/// The file a writer replaces: the store path, or for a symbolic link the
-/// file it points to, so the link survives the rename.
-pub(crate) fn resolve_for_write(path: &Path) -> Result<PathBuf, Error> {
-    match fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_symlink() => {
-            fs::canonicalize(path).map_err(|e| Error::io("resolving the symbolic link", path, e))
-        }
-        _ => Ok(path.to_owned()),
+/// The first bytes of every store this and later versions write: the
+/// top-level map's head, then `"format": "otp-link store"`. A writer checks
+/// for them before it creates a lock or a temporary file beside a file, so
+/// that a store path (or a link) naming some other file makes it create
+/// nothing there.
+fn looks_like_a_store(head: &[u8]) -> bool {
+    const TAG: &[u8] = b"\x66format\x6eotp-link store";
+    head.len() > TAG.len() && head[0] >> 5 == 5 && &head[1..=TAG.len()] == TAG
+}
+
+/// The store file a writer is about to replace, checked before anything is
+/// created beside it.
+pub(crate) struct Target {
+    /// The file to replace: the store path, or for a symbolic link the file
+    /// it points to, so the link survives the rename.
+    pub(crate) path: PathBuf,
+    /// The existing store's owner and group, which the new file keeps.
+    #[cfg(unix)]
+    owner: Option<(u32, u32)>,
+}
+
+/// Checks a store path for writing and names the file a write replaces.
+///
+/// Refused before any file is created: a path that names no file (`/`,
+/// `..`), a directory, device, FIFO or socket, a symbolic link whose target
+/// is missing or not a regular file, an existing file that does not start
+/// like a store, and (unless we are root, who hands the new file to the old
+/// owner) a store owned by another user. A missing store is
+/// [`Error::StoreMissing`] unless `create`, when its parent directory is
+/// created.
+pub(crate) fn target_for_write(path: &Path, create: bool) -> Result<Target, Error> {
+    let named = |kind| Error::NotRegularFile {
+        path: path.to_owned(),
+        kind,
+    };
+    if path.file_name().is_none() {
+        return Err(named("a directory"));
     }
+    let target = match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            fs::canonicalize(path).map_err(|e| Error::io("resolving the symbolic link", path, e))?
+        }
+        Ok(_) => path.to_owned(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if !create {
+                return Err(Error::StoreMissing {
+                    path: path.to_owned(),
+                });
+            }
+            create_parent(path)?;
+            return Ok(Target {
+                path: path.to_owned(),
+                #[cfg(unix)]
+                owner: None,
+            });
+        }
+        Err(e) => return Err(Error::io("looking for", path, e)),
+    };
+    let (file, metadata) = open_existing(&target)?;
+    check_store_head(&target, &file)?;
+    Ok(Target {
+        #[cfg(unix)]
+        owner: Some(owner_to_keep(&target, &metadata)?),
+        path: target,
+    })
+}
+
+/// Opens an existing store file without following a link in its last
+/// component and without blocking on a FIFO; anything but a regular file is
+/// refused.
+fn open_existing(path: &Path) -> Result<(File, fs::Metadata), Error> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(
+            (rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOFOLLOW).bits() as i32,
+        );
+    }
+    let file = match options.open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(Error::StoreMissing {
+                path: path.to_owned(),
+            })
+        }
+        Err(e) if is_symlink_refusal(&e) => {
+            return Err(Error::NotRegularFile {
+                path: path.to_owned(),
+                kind: "a symbolic link",
+            })
+        }
+        Err(e) => return Err(Error::io("opening", path, e)),
+    };
+    let metadata = file
+        .metadata()
+        .map_err(|e| Error::io("reading the metadata of", path, e))?;
+    if !metadata.is_file() {
+        return Err(not_regular(path, &metadata));
+    }
+    Ok((file, metadata))
+}
+
+/// `ELOOP`: `O_NOFOLLOW` met a symbolic link.
+fn is_symlink_refusal(e: &io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = e;
+        false
+    }
+}
+
+fn check_store_head(path: &Path, mut file: &File) -> Result<(), Error> {
+    let mut head = [0u8; 32];
+    let mut filled = 0;
+    while filled < head.len() {
+        match file.read(&mut head[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io("reading", path, e)),
+        }
+    }
+    if filled == 0 {
+        return Err(Error::corrupt(path, "the file is empty"));
+    }
+    if !looks_like_a_store(&head[..filled]) {
+        return Err(Error::corrupt(
+            path,
+            "not an otp-link store (no format tag); otp-link writes nothing beside it",
+        ));
+    }
+    Ok(())
+}
+
+/// The owner and group a new store file gets: the old one's. A writer that
+/// is neither the owner nor root could not give the new file away, and
+/// would take the store from its owner, so it is refused.
+#[cfg(unix)]
+fn owner_to_keep(path: &Path, metadata: &fs::Metadata) -> Result<(u32, u32), Error> {
+    use std::os::unix::fs::MetadataExt;
+    let (owner, group) = (metadata.uid(), metadata.gid());
+    let me = euid();
+    if owner != me && me != 0 {
+        return Err(owned_by_another(path, owner, me));
+    }
+    Ok((owner, group))
 }
 
 /// `store.cbor` → `store.cbor.<suffix>` in the same directory.
@@ -259,18 +495,22 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// Options for a file only otp-link creates beside the store: mode 0600,
+/// close-on-exec, never through a symbolic link.
 fn private_options() -> OpenOptions {
     let mut options = OpenOptions::new();
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+        options.mode(0o600).custom_flags(
+            (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32,
+        );
     }
     options
 }
 
 /// Creates the store's parent directory (mode 0700 on Unix) when missing.
-pub(crate) fn create_parent(path: &Path) -> Result<(), Error> {
+fn create_parent(path: &Path) -> Result<(), Error> {
     let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) else {
         return Ok(());
     };
@@ -294,17 +534,51 @@ pub(crate) struct WriteLock {
     _file: File,
 }
 
-/// Takes the advisory lock `<store>.lock`, waiting up to ten seconds (or
-/// `OTP_LINK_LOCK_TIMEOUT_MS`) for another writer to finish.
-pub(crate) fn lock(store: &Path) -> Result<WriteLock, Error> {
-    let path = sibling(store, "lock");
-    let file = private_options()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|e| Error::io("opening the lock file", &path, e))?;
+/// Takes the advisory lock `<store>.lock` beside the target, waiting up to
+/// ten seconds (or `OTP_LINK_LOCK_TIMEOUT_MS`) for another writer to finish.
+/// The lock file is never opened through a symbolic link; one that root
+/// creates for another user's store is given to that user, so that its own
+/// writers can still open it.
+pub(crate) fn lock(target: &Target) -> Result<WriteLock, Error> {
+    let path = sibling(&target.path, "lock");
+    let opened = |create_new: bool| {
+        let mut options = private_options();
+        options.read(true).write(true);
+        if create_new {
+            options.create_new(true);
+        }
+        options.open(&path)
+    };
+    let refuse = |e: io::Error| {
+        if is_symlink_refusal(&e) {
+            Error::UnsafeFile {
+                path: path.clone(),
+                problem: "is a symbolic link",
+            }
+        } else {
+            Error::io("opening the lock file", &path, e)
+        }
+    };
+    let file = match opened(true) {
+        Ok(file) => {
+            #[cfg(unix)]
+            if let Some((owner, group)) = target.owner {
+                give_to(&file, &path, owner, group)?;
+            }
+            file
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => opened(false).map_err(refuse)?,
+        Err(e) => return Err(refuse(e)),
+    };
+    let metadata = file
+        .metadata()
+        .map_err(|e| Error::io("reading the metadata of", &path, e))?;
+    if !metadata.is_file() {
+        return Err(Error::UnsafeFile {
+            path,
+            problem: "is not a regular file",
+        });
+    }
     let wait = std::env::var(LOCK_WAIT_ENV)
         .ok()
         .and_then(|ms| ms.parse().ok())
@@ -330,35 +604,111 @@ pub(crate) fn lock(store: &Path) -> Result<WriteLock, Error> {
     }
 }
 
-/// Replaces the store with `bytes` atomically: temporary file in the same
-/// directory, fsync, rename over the store, fsync of the directory. Must be
-/// called with the write lock held (the temporary file's name is fixed).
-pub(crate) fn write_atomic(store: &Path, bytes: &[u8], _lock: &WriteLock) -> Result<(), Error> {
-    let tmp = sibling(store, "tmp");
-    // A temporary file left by a killed writer, or planted by someone else,
-    // is removed rather than reused, so ours is new and mode 0600.
+/// Gives a file we created to the store's owner and group, when they are not
+/// ours (only root can, and only root gets here for another user's store).
+#[cfg(unix)]
+fn give_to(file: &File, path: &Path, owner: u32, group: u32) -> Result<(), Error> {
+    use std::os::unix::fs::MetadataExt;
+    let metadata = file
+        .metadata()
+        .map_err(|e| Error::io("reading the metadata of", path, e))?;
+    if metadata.uid() == owner && metadata.gid() == group {
+        return Ok(());
+    }
+    std::os::unix::fs::fchown(file, Some(owner), Some(group))
+        .map_err(|e| Error::io("handing to the store's owner", path, e))
+}
+
+/// Re-reads the store under the lock, as [`read_store`] does but through
+/// `O_NOFOLLOW`, and checks that it is still a file a writer may replace
+/// (another process may have swapped it since [`target_for_write`]).
+pub(crate) fn read_for_write(target: &Target) -> Result<Option<StoreBytes>, Error> {
+    let bytes = match open_existing(&target.path) {
+        Ok((file, metadata)) => read_open(file, metadata, &target.path, MAX_REPAIR_BYTES)?,
+        Err(Error::StoreMissing { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    #[cfg(unix)]
+    owner_to_keep(&target.path, &bytes.metadata)?;
+    Ok(Some(bytes))
+}
+
+/// A new store, written and synced to the temporary file beside the target
+/// but not yet in effect: [`Staged::commit`] renames it over the store;
+/// dropping it removes the temporary file and leaves the store as it was.
+/// Holds the writers' lock until then.
+pub(crate) struct Staged {
+    tmp: PathBuf,
+    target: PathBuf,
+    committed: bool,
+    _lock: WriteLock,
+}
+
+/// Writes `bytes` to `<store>.tmp` (created new, mode 0600, the old store's
+/// owner and group) and syncs it. The caller holds the lock, so the fixed
+/// name is ours: one left by a killed writer, or planted by someone else, is
+/// removed rather than reused or followed.
+pub(crate) fn stage(target: &Target, bytes: &[u8], lock: WriteLock) -> Result<Staged, Error> {
+    let tmp = sibling(&target.path, "tmp");
     match fs::remove_file(&tmp) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(Error::io("removing the stale temporary file", &tmp, e)),
     }
-    let result = (|| {
-        let mut file = private_options()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .map_err(|e| Error::io("creating", &tmp, e))?;
-        file.write_all(bytes)
-            .map_err(|e| Error::io("writing", &tmp, e))?;
-        file.sync_all().map_err(|e| Error::io("syncing", &tmp, e))?;
-        drop(file);
-        fs::rename(&tmp, store).map_err(|e| Error::io("renaming the new store over", store, e))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-        return result;
+    let staged = Staged {
+        tmp,
+        target: target.path.clone(),
+        committed: false,
+        _lock: lock,
+    };
+    let mut file = private_options()
+        .write(true)
+        .create_new(true)
+        .open(&staged.tmp)
+        .map_err(|e| {
+            if is_symlink_refusal(&e) || e.kind() == io::ErrorKind::AlreadyExists {
+                Error::UnsafeFile {
+                    path: staged.tmp.clone(),
+                    problem: "appeared while otp-link held the lock",
+                }
+            } else {
+                Error::io("creating", &staged.tmp, e)
+            }
+        })?;
+    #[cfg(unix)]
+    if let Some((owner, group)) = target.owner {
+        give_to(&file, &staged.tmp, owner, group)?;
     }
-    sync_dir(store)
+    file.write_all(bytes)
+        .map_err(|e| Error::io("writing", &staged.tmp, e))?;
+    file.sync_all()
+        .map_err(|e| Error::io("syncing", &staged.tmp, e))?;
+    Ok(staged)
+}
+
+impl Staged {
+    /// Puts the new store in effect: renames it over the old one, then syncs
+    /// the directory. A failed rename leaves the old store in place
+    /// ([`Error::NotCommitted`]); a failed directory sync comes after the
+    /// change took effect ([`Error::CommittedUnsynced`]).
+    pub(crate) fn commit(mut self) -> Result<(), Error> {
+        if let Err(source) = fs::rename(&self.tmp, &self.target) {
+            return Err(Error::NotCommitted {
+                path: self.target.clone(),
+                source,
+            });
+        }
+        self.committed = true;
+        sync_dir(&self.target)
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 fn sync_dir(store: &Path) -> Result<(), Error> {
@@ -370,9 +720,30 @@ fn sync_dir(store: &Path) -> Result<(), Error> {
         };
         File::open(dir)
             .and_then(|d| d.sync_all())
-            .map_err(|e| Error::io("syncing the directory", dir, e))?;
+            .map_err(|source| Error::CommittedUnsynced {
+                path: dir.to_owned(),
+                source,
+            })?;
     }
     #[cfg(not(unix))]
     let _ = store;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_store_head_looks_like_a_store() {
+        let store = crate::store::format::encode_store(std::iter::empty());
+        assert!(looks_like_a_store(&store));
+        assert!(looks_like_a_store(&store[..24]));
+        assert!(!looks_like_a_store(&store[..10]));
+        assert!(!looks_like_a_store(b"root:x:0:0:root:/root:/bin/bash\n"));
+        assert!(!looks_like_a_store(b""));
+        let mut retagged = store.clone();
+        retagged[9] = b'O';
+        assert!(!looks_like_a_store(&retagged));
+    }
 }

@@ -335,6 +335,19 @@ pub(crate) fn check_name(name: &str) -> std::result::Result<(), &'static str> {
     Ok(())
 }
 
+/// Checks the name of a new account: [`check_name`], and no invisible
+/// format characters (Unicode category Cf: zero-width spaces, the byte order
+/// mark, bidirectional overrides), which would let `list` show two names as
+/// one or a name as another. Readers keep accepting such names in stores
+/// written before this rule, so no existing account is locked out.
+pub(crate) fn check_new_name(name: &str) -> std::result::Result<(), &'static str> {
+    check_name(name)?;
+    if name.chars().any(crate::error::is_format_char) {
+        return Err("holds invisible format characters (such as U+200B or U+202E); use visible characters only");
+    }
+    Ok(())
+}
+
 fn sealed(c: &mut Cursor<'_>, width: usize, what: &str) -> Result<Sealed> {
     if c.array(what)? != 2 {
         return corrupt(format!("the {what} is not [ciphertext, tag]"));

@@ -2,12 +2,17 @@
 //!
 //! [`Store`] is a handle to a path. Reading methods load the file, find the
 //! one account they need and decode only that; writing methods take the
-//! writers' lock, re-read the file under it, change it and replace it
-//! atomically, so concurrent writers lose nothing and a failed command leaves
-//! the store as it was.
+//! writers' lock, re-read the file under it, change it and write the new
+//! store beside it, returning a [`Pending`] change. The caller delivers the
+//! keys the change issues and then commits it, so that at every instant
+//! some key pair the caller holds opens each account: the old keys until the
+//! rename, the new ones (already delivered) after it. Concurrent writers lose
+//! nothing, and a failed command leaves the store as it was.
 
 mod file;
 pub(crate) mod format;
+
+pub use file::harden_process;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -29,15 +34,6 @@ pub struct AccountInfo {
     pub created: u64,
     /// When its keys were last re-issued (rotate or replace), if ever.
     pub rotated: Option<u64>,
-}
-
-/// One account to secure in a batch.
-#[derive(Debug)]
-pub struct NewAccount {
-    /// The account's name.
-    pub name: String,
-    /// Its username and password.
-    pub credentials: Credentials,
 }
 
 /// A store file, named by its path.
@@ -77,7 +73,7 @@ impl Store {
     pub fn create(path: impl Into<PathBuf>) -> Result<Self, Error> {
         let store = Store { path: path.into() };
         if !store.path.exists() {
-            store.edit(true, |_| Ok(()))?;
+            store.edit(true, |_| Ok(()))?.commit()?;
         }
         Ok(store)
     }
@@ -105,7 +101,7 @@ impl Store {
 
     /// Every account's name, width and times, in store order.
     pub fn accounts(&self) -> Result<Vec<AccountInfo>, Error> {
-        let bytes = file::read_store(&self.path)?;
+        let bytes = file::read_store(&self.path, file::MAX_REPAIR_BYTES)?;
         let entries = format::parse_header(&bytes.bytes)
             .and_then(|a| a.collect_all())
             .map_err(|e| self.format_error(e))?;
@@ -234,41 +230,54 @@ impl Store {
         self.open_account(keys).map(|(name, _)| name)
     }
 
-    /// Secures a new account: seals both values under fresh pads and returns
-    /// the keys. Refuses a name that exists ([`Error::AccountExists`]).
-    /// Creates the store when missing.
+    /// Secures a new account: seals both values under fresh pads and
+    /// returns the change with the keys, to deliver before committing it.
+    /// Refuses a name that exists ([`Error::AccountExists`]), a name with
+    /// control or format characters, and values that do not fit or hold a
+    /// NUL byte. Creates the store when missing.
     pub fn secure_account(
         &self,
         name: &str,
         credentials: &Credentials,
         width: usize,
-    ) -> Result<Keys, Error> {
-        self.secure_batch(
+    ) -> Result<Pending<Keys>, Error> {
+        let pending = self.secure_batch(
             std::slice::from_ref(&(name, credentials)).iter().copied(),
             width,
-        )
-        .map(|mut keys| keys.remove(0))
+        );
+        match pending {
+            Ok(pending) => Ok(pending.map(|mut keys| keys.remove(0))),
+            Err(Error::BatchItem { source, .. }) => Err(*source),
+            Err(e) => Err(e),
+        }
     }
 
     /// Secures many new accounts in one write, all or nothing: if any name
-    /// exists, repeats, or any value does not fit, nothing is written.
-    /// Returns the keys in input order. Creates the store when missing.
+    /// exists, repeats, or any value is refused, nothing is written and the
+    /// error ([`Error::BatchItem`]) says which account it was. The change
+    /// holds the keys in input order. Creates the store when missing.
     pub fn secure_batch<'c>(
         &self,
         accounts: impl IntoIterator<Item = (&'c str, &'c Credentials)>,
         width: usize,
-    ) -> Result<Vec<Keys>, Error> {
+    ) -> Result<Pending<Vec<Keys>>, Error> {
         seal::check_width(width)?;
         self.edit(true, |edit| {
             let mut names: HashSet<String> = edit.entries.iter().map(|e| e.name.clone()).collect();
             let mut ids: HashSet<RecordId> = edit.entries.iter().map(|e| e.id).collect();
             let mut issued = Vec::new();
-            for (name, credentials) in accounts {
-                format::check_name(name).map_err(|reason| Error::InvalidAccountName { reason })?;
+            for (index, (name, credentials)) in accounts.into_iter().enumerate() {
+                let item = |source| Error::BatchItem {
+                    index,
+                    source: Box::new(source),
+                };
+                format::check_new_name(name)
+                    .map_err(|reason| item(Error::InvalidAccountName { reason }))?;
+                check_values(credentials, width).map_err(item)?;
                 if !names.insert(name.to_owned()) {
-                    return Err(Error::AccountExists {
+                    return Err(item(Error::AccountExists {
                         name: name.to_owned(),
-                    });
+                    }));
                 }
                 let id = fresh_id(&mut ids)?;
                 let (record, keys) = seal_account(id, name, credentials, width, now(), None)?;
@@ -286,8 +295,9 @@ impl Store {
         name: &str,
         credentials: &Credentials,
         width: usize,
-    ) -> Result<Keys, Error> {
+    ) -> Result<Pending<Keys>, Error> {
         seal::check_width(width)?;
+        check_values(credentials, width)?;
         self.edit(false, |edit| {
             let index = edit.by_name(name, &self.path)?;
             let id = edit.entries[index].id;
@@ -299,9 +309,9 @@ impl Store {
     }
 
     /// Re-seals the account the keys open under new pads, for the same
-    /// credentials and width; the old keys fail afterwards. Returns the
-    /// account's name and its new keys.
-    pub fn rotate(&self, keys: &Keys) -> Result<(String, Keys), Error> {
+    /// credentials and width; once committed, the old keys fail. The change
+    /// holds the account's name and its new keys.
+    pub fn rotate(&self, keys: &Keys) -> Result<Pending<(String, Keys)>, Error> {
         self.edit(false, |edit| {
             let index = edit
                 .entries
@@ -337,36 +347,46 @@ impl Store {
         pass_key: &crate::legacy::LegacyKey,
         name: &str,
         width: usize,
-    ) -> Result<Keys, Error> {
+    ) -> Result<Pending<Keys>, Error> {
         let credentials = crate::legacy::recover_legacy(file, user_key, pass_key)?;
         self.secure_account(name, &credentials, width)
     }
 
-    /// Removes an account by name; its keys fail afterwards.
+    /// Removes an account by name, at once; its keys fail afterwards. Works
+    /// on a store that an older otp-link let grow past the size readers
+    /// accept, so that it can be shrunk.
     pub fn remove(&self, name: &str) -> Result<(), Error> {
         self.edit(false, |edit| {
             let index = edit.by_name(name, &self.path)?;
             edit.entries.remove(index);
             Ok(())
-        })
+        })?
+        .commit()
     }
 
     /// Runs a change under the writers' lock on a fresh read of the store and
-    /// writes the result atomically; when `change` fails nothing is written.
+    /// writes the result to a synced temporary file, returned as a
+    /// [`Pending`] change; when `change` fails nothing is written.
+    ///
+    /// Nothing is created beside the store before it is known to be absent
+    /// or a regular file that starts like a store ([`file::target_for_write`]).
+    /// A result larger than readers accept is refused, unless it shrinks a
+    /// store that is already larger.
     fn edit<T>(
         &self,
         create: bool,
         change: impl FnOnce(&mut Edit) -> Result<T, Error>,
-    ) -> Result<T, Error> {
-        let target = file::resolve_for_write(&self.path)?;
-        if create {
-            file::create_parent(&target)?;
-        }
+    ) -> Result<Pending<T>, Error> {
+        let target = file::target_for_write(&self.path, create)?;
         let lock = file::lock(&target)?;
-        let bytes = match file::read_store(&target) {
-            Ok(bytes) => Some(bytes),
-            Err(Error::StoreMissing { .. }) if create => None,
-            Err(e) => return Err(e),
+        let bytes = match file::read_for_write(&target)? {
+            Some(bytes) => Some(bytes),
+            None if create => None,
+            None => {
+                return Err(Error::StoreMissing {
+                    path: self.path.clone(),
+                })
+            }
         };
         let entries = match &bytes {
             Some(bytes) => format::parse_header(&bytes.bytes)
@@ -389,11 +409,88 @@ impl Store {
                 }
             }
         }
-        let out = change(&mut edit)?;
+        let value = change(&mut edit)?;
         let encoded = format::encode_store(edit.entries.iter().map(|e| e.raw.as_ref()));
-        file::write_atomic(&target, &encoded, &lock)?;
-        Ok(out)
+        let size = encoded.len() as u64;
+        let old_size = bytes.as_ref().map_or(0, |b| b.bytes.len() as u64);
+        if size > format::MAX_STORE_BYTES && size >= old_size {
+            return Err(Error::StoreTooLarge {
+                path: self.path.clone(),
+                size,
+                limit: format::MAX_STORE_BYTES,
+            });
+        }
+        let staged = file::stage(&target, &encoded, lock)?;
+        Ok(Pending { value, staged })
     }
+}
+
+/// A change to the store, written and synced beside it but not yet in
+/// effect; what it issued (keys) is in [`Pending::value`].
+///
+/// Deliver the keys first — print them, flush, sync — and only then call
+/// [`Pending::commit`]: until the commit the old keys keep working, and
+/// after it the new ones, which the caller already holds. Dropping a pending
+/// change (a failed delivery, a panic) discards it and leaves the store as
+/// it was. The writers' lock is held until then, so commit promptly.
+#[must_use = "a pending change does nothing until it is committed"]
+pub struct Pending<T> {
+    value: T,
+    staged: file::Staged,
+}
+
+impl<T> Pending<T> {
+    /// What the change issues: the keys to deliver before committing.
+    pub fn value(&self) -> &T {
+        &self.value
+    }
+
+    /// Puts the change in effect and returns what it issued.
+    ///
+    /// [`Error::NotCommitted`] means nothing changed (the old keys still
+    /// work); [`Error::CommittedUnsynced`] means the change is in effect but
+    /// its directory could not be synced.
+    pub fn commit(self) -> Result<T, Error> {
+        self.staged.commit()?;
+        Ok(self.value)
+    }
+
+    fn map<U>(self, f: impl FnOnce(T) -> U) -> Pending<U> {
+        Pending {
+            value: f(self.value),
+            staged: self.staged,
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Pending<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pending { .. }")
+    }
+}
+
+/// Refuses new values that do not fit the width or that no program could be
+/// handed (a NUL byte).
+fn check_values(credentials: &Credentials, width: usize) -> Result<(), Error> {
+    for (field, value) in [
+        ("username", credentials.username()),
+        ("password", credentials.password()),
+    ] {
+        if value.len() > width.saturating_sub(2) {
+            return Err(Error::ValueTooLong {
+                field,
+                len: value.len(),
+                width,
+            });
+        }
+        if value.contains('\0') {
+            return Err(Error::InvalidValue {
+                field,
+                reason: "holds a NUL byte",
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The entry a reader looks for, copied out of the window it was found in.
@@ -573,12 +670,13 @@ mod tests {
         let (_dir, store) = private_store();
         let keys = store
             .secure_account("db", &creds("alice", "pä$$ wörd"), 64)
+            .and_then(Pending::commit)
             .unwrap();
         let got = store.recover(&keys).unwrap();
         assert_eq!((got.username(), got.password()), ("alice", "pä$$ wörd"));
         assert_eq!(store.verify(&keys).unwrap(), "db");
 
-        let (name, new_keys) = store.rotate(&keys).unwrap();
+        let (name, new_keys) = store.rotate(&keys).and_then(Pending::commit).unwrap();
         assert_eq!(name, "db");
         assert!(matches!(
             store.recover(&keys),
@@ -604,7 +702,10 @@ mod tests {
     #[test]
     fn existing_name_is_refused_and_store_is_unchanged() {
         let (_dir, store) = private_store();
-        store.secure_account("db", &creds("a", "b"), 25).unwrap();
+        store
+            .secure_account("db", &creds("a", "b"), 25)
+            .and_then(Pending::commit)
+            .unwrap();
         let before = std::fs::read(store.path()).unwrap();
         assert!(matches!(
             store.secure_account("db", &creds("c", "d"), 25),
@@ -616,8 +717,14 @@ mod tests {
     #[test]
     fn replace_issues_new_keys_and_old_ones_fail() {
         let (_dir, store) = private_store();
-        let old = store.secure_account("db", &creds("a", "old"), 25).unwrap();
-        let new = store.replace("db", &creds("a", "new"), 40).unwrap();
+        let old = store
+            .secure_account("db", &creds("a", "old"), 25)
+            .and_then(Pending::commit)
+            .unwrap();
+        let new = store
+            .replace("db", &creds("a", "new"), 40)
+            .and_then(Pending::commit)
+            .unwrap();
         assert!(matches!(
             store.recover(&old),
             Err(Error::AuthenticationFailed)
@@ -640,21 +747,92 @@ mod tests {
         let err = store
             .secure_batch([("a", &a), ("b", &b), ("c", &long)], 25)
             .unwrap_err();
-        assert!(matches!(err, Error::ValueTooLong { .. }));
+        let Error::BatchItem { index: 2, source } = err else {
+            panic!("not the third item: {err:?}");
+        };
+        assert!(matches!(*source, Error::ValueTooLong { .. }));
         assert_eq!(std::fs::read(store.path()).unwrap(), before);
         assert!(matches!(
             store.secure_batch([("a", &a), ("a", &b)], 25),
-            Err(Error::AccountExists { .. })
+            Err(Error::BatchItem { index: 1, source }) if matches!(*source, Error::AccountExists { .. })
         ));
-        let keys = store.secure_batch([("a", &a), ("b", &b)], 25).unwrap();
+        let keys = store
+            .secure_batch([("a", &a), ("b", &b)], 25)
+            .and_then(Pending::commit)
+            .unwrap();
         assert_eq!(store.recover(&keys[1]).unwrap().username(), "u2");
+    }
+
+    #[test]
+    fn a_pending_change_does_nothing_until_committed() {
+        let (_dir, store) = private_store();
+        let old = store
+            .secure_account("db", &creds("a", "b"), 25)
+            .and_then(Pending::commit)
+            .unwrap();
+        let before = std::fs::read(store.path()).unwrap();
+        let pending = store.rotate(&old).unwrap();
+        let (name, new) = pending.value();
+        assert_eq!(name, "db");
+        // Until the commit the old keys open the account and the new do not.
+        assert_eq!(store.recover(&old).unwrap().password(), "b");
+        assert!(matches!(
+            store.recover(new),
+            Err(Error::AuthenticationFailed)
+        ));
+        drop(pending);
+        assert_eq!(std::fs::read(store.path()).unwrap(), before);
+        let tmp = store.path().with_file_name("store.cbor.tmp");
+        assert!(!tmp.exists(), "the discarded change left its file");
+
+        let pending = store.rotate(&old).unwrap();
+        let (_, new) = pending.commit().unwrap();
+        assert!(matches!(
+            store.recover(&old),
+            Err(Error::AuthenticationFailed)
+        ));
+        assert_eq!(store.recover(&new).unwrap().password(), "b");
+    }
+
+    #[test]
+    fn new_values_with_nul_and_new_names_with_format_characters_are_refused() {
+        let (_dir, store) = private_store();
+        for (u, p, field) in [("a\0b", "pw", "username"), ("user", "p\0", "password")] {
+            let err = store.secure_account("db", &creds(u, p), 25).unwrap_err();
+            assert!(
+                matches!(err, Error::InvalidValue { field: f, .. } if f == field),
+                "{err:?}"
+            );
+            assert_eq!(err.exit_code(), 11);
+        }
+        for name in ["db\u{202e}", "\u{200b}db", "d\u{feff}b"] {
+            let err = store
+                .secure_account(name, &creds("u", "p"), 25)
+                .unwrap_err();
+            assert!(matches!(err, Error::InvalidAccountName { .. }), "{err:?}");
+        }
+        let keys = store
+            .secure_account("db", &creds("u", "p"), 25)
+            .and_then(Pending::commit)
+            .unwrap();
+        assert!(matches!(
+            store.replace("db", &creds("u", "\0"), 25),
+            Err(Error::InvalidValue { .. })
+        ));
+        assert_eq!(store.recover(&keys).unwrap().password(), "p");
     }
 
     #[test]
     fn keys_of_one_account_do_not_open_another() {
         let (_dir, store) = private_store();
-        let ka = store.secure_account("a", &creds("ua", "pa"), 25).unwrap();
-        let kb = store.secure_account("b", &creds("ub", "pb"), 25).unwrap();
+        let ka = store
+            .secure_account("a", &creds("ua", "pa"), 25)
+            .and_then(Pending::commit)
+            .unwrap();
+        let kb = store
+            .secure_account("b", &creds("ub", "pb"), 25)
+            .and_then(Pending::commit)
+            .unwrap();
         // Same pad material, other record id: splice A's secrets onto B's id
         // by rebuilding the key texts is not possible without the checksum,
         // so check that swapping whole keys across accounts is refused.
@@ -672,7 +850,7 @@ mod tests {
     /// every input, error messages included (permissions aside: the stores
     /// below are private).
     fn open_whole(store: &Store, keys: &Keys) -> Result<(String, Credentials), Error> {
-        let bytes = file::read_store(&store.path)?;
+        let bytes = file::read_store(&store.path, format::MAX_STORE_BYTES)?;
         let mut accounts = format::parse_header(&bytes.bytes).map_err(|e| store.format_error(e))?;
         let wanted = keys.record_id();
         let mut found = None;
@@ -723,12 +901,15 @@ mod tests {
             .collect();
         let keys = store
             .secure_batch(accounts.iter().map(|(n, c)| (n.as_str(), c)), 25)
+            .and_then(Pending::commit)
             .unwrap();
         let good = std::fs::read(store.path()).unwrap();
         // The last account, the middle one and one the store lacks.
         let other = {
             let (_d, s) = private_store();
-            s.secure_account("x", &creds("a", "b"), 25).unwrap()
+            s.secure_account("x", &creds("a", "b"), 25)
+                .and_then(Pending::commit)
+                .unwrap()
         };
         for keys in [&keys[3], &keys[2], &other] {
             check_windows_agree(&store, keys, &good);
@@ -768,7 +949,10 @@ mod tests {
     fn damaged_store_readable_by_others_is_refused_as_insecure() {
         use std::os::unix::fs::PermissionsExt;
         let (_dir, store) = private_store();
-        let keys = store.secure_account("db", &creds("a", "b"), 25).unwrap();
+        let keys = store
+            .secure_account("db", &creds("a", "b"), 25)
+            .and_then(Pending::commit)
+            .unwrap();
         let mut bytes = std::fs::read(store.path()).unwrap();
         bytes.truncate(bytes.len() - 3);
         std::fs::write(store.path(), &bytes).unwrap();
@@ -784,7 +968,10 @@ mod tests {
     fn store_readable_by_others_is_refused_for_recover() {
         use std::os::unix::fs::PermissionsExt;
         let (_dir, store) = private_store();
-        let keys = store.secure_account("db", &creds("a", "b"), 25).unwrap();
+        let keys = store
+            .secure_account("db", &creds("a", "b"), 25)
+            .and_then(Pending::commit)
+            .unwrap();
         let mode = std::fs::metadata(store.path())
             .unwrap()
             .permissions()
