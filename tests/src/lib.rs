@@ -8,6 +8,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod harness;
+
 use otp_core::vectors::{self, RawAccount, VectorAccount, VectorValue};
 use otp_core::Field;
 use rand_chacha::ChaCha20Rng;

@@ -391,11 +391,19 @@ pub(crate) fn target_for_write(path: &Path, create: bool) -> Result<Target, Erro
         }
         Err(e) => return Err(Error::io("looking for", path, e)),
     };
+    // The owner first, from the path: a store of another user may not be
+    // readable, and that is not what is wrong with it. Checked again on the
+    // open file under the lock ([`read_for_write`]).
+    #[cfg(unix)]
+    let owner = match fs::metadata(&target) {
+        Ok(metadata) if metadata.is_file() => Some(owner_to_keep(&target, &metadata)?),
+        _ => None,
+    };
     let (file, metadata) = open_existing(&target)?;
     check_store_head(&target, &file)?;
     Ok(Target {
         #[cfg(unix)]
-        owner: Some(owner_to_keep(&target, &metadata)?),
+        owner: Some(owner.map_or_else(|| owner_to_keep(&target, &metadata), Ok)?),
         path: target,
     })
 }

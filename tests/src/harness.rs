@@ -1,0 +1,312 @@
+//! What the end-to-end suites share: running `otp-link` as a separate
+//! process on a store in a temporary directory, asserting how it failed,
+//! and the accounts it issued.
+//!
+//! One home for these, so that every suite checks failures the same way:
+//! exit code, nothing on stdout, exactly one `otp-link: ` line on stderr, no
+//! panic.
+
+#![cfg(unix)]
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use otp_core::{Credentials, Keys, Store};
+use secrecy::ExposeSecret;
+
+// ------------------------------------------------------------------ harness
+
+/// How long one otp-link process may take before the test calls it hung. A
+/// bound against hangs (a FIFO store once blocked forever), not a measure.
+pub const HANG: Duration = Duration::from_secs(60);
+/// The unprivileged user the owner and non-dumpable tests use (`nobody`).
+pub const NOBODY: u32 = 65534;
+
+/// The `otp-link` binary, built up to date on first use.
+pub fn otp_link() -> &'static Path {
+    crate::otp_link_bin()
+}
+
+/// `otp-link --store STORE`, with no store or lock variables inherited.
+pub fn otp(store: &Path) -> Command {
+    let mut command = Command::new(otp_link());
+    command
+        .arg("--store")
+        .arg(store)
+        .env_remove("OTP_LINK_STORE")
+        .env_remove("OTP_LINK_LOCK_TIMEOUT_MS");
+    command
+}
+
+/// Starts a command with `input` on stdin and stdout and stderr captured.
+pub fn spawn(mut command: Command, input: &str) -> Child {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot start otp-link");
+    if let Some(mut stdin) = child.stdin.take() {
+        // A writer killed before it reads closes the pipe: not our error.
+        let _ = stdin.write_all(input.as_bytes());
+    }
+    child
+}
+
+/// Runs a command to completion; panics when it hangs.
+pub fn run(command: Command, input: &str) -> Output {
+    let description = format!("{command:?}");
+    let child = spawn(command, input);
+    let pid = child.id();
+    let (sender, receiver) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = sender.send(child.wait_with_output());
+    });
+    match receiver.recv_timeout(HANG) {
+        Ok(output) => output.expect("waiting for otp-link"),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("{description} hung for {HANG:?}");
+        }
+    }
+}
+
+pub fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts a clean failure: exit `code`, nothing on stdout, exactly one
+/// stderr line `otp-link: ...` and no panic. Returns the line.
+pub fn assert_fails(out: &Output, code: i32, what: &str) -> String {
+    let stderr = stderr_of(out);
+    assert!(!stderr.contains("panicked"), "{what}: panicked: {stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{what}: wrong exit status; stderr: {stderr}"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "{what}: printed to stdout on failure"
+    );
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{what}: not one stderr line: {stderr:?}");
+    assert!(
+        lines[0].starts_with("otp-link: "),
+        "{what}: stderr does not start with 'otp-link: ': {stderr:?}"
+    );
+    lines[0].to_owned()
+}
+
+/// [`assert_fails`], and the line names `path`.
+pub fn assert_fails_naming(out: &Output, code: i32, path: &Path, what: &str) -> String {
+    let line = assert_fails(out, code, what);
+    assert!(
+        line.contains(&path.display().to_string()),
+        "{what}: the message does not name {}: {line}",
+        path.display()
+    );
+    line
+}
+
+pub fn assert_ok(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what}: {:?}; stderr: {}",
+        out.status,
+        stderr_of(out)
+    );
+}
+
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temporary directory")
+}
+
+pub fn mode(path: &Path) -> u32 {
+    fs::metadata(path).expect("metadata").mode() & 0o7777
+}
+
+pub fn set_mode(path: &Path, mode: u32) {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// Writes `bytes` as a store file of mode 0600.
+pub fn write_private(path: &Path, bytes: &[u8]) {
+    fs::write(path, bytes).expect("writing a store file");
+    set_mode(path, 0o600);
+}
+
+pub fn sibling(store: &Path, suffix: &str) -> PathBuf {
+    let mut name = store.file_name().expect("file name").to_os_string();
+    name.push(".");
+    name.push(suffix);
+    store.with_file_name(name)
+}
+
+/// True when the tests run as root (they create files owned by their euid).
+pub fn is_root() -> bool {
+    let dir = tempdir();
+    fs::metadata(dir.path()).expect("metadata").uid() == 0
+}
+
+// ------------------------------------------------------------------ accounts
+
+/// An account secured through the binary, with the keys it printed.
+#[derive(Clone, Debug)]
+pub struct Issued {
+    pub name: String,
+    pub username: String,
+    pub password: String,
+    pub user_key: String,
+    pub pass_key: String,
+}
+
+pub fn username_of(name: &str) -> String {
+    format!("user-{name}")
+}
+
+pub fn password_of(name: &str) -> String {
+    format!("pw {name} ä$'\"")
+}
+
+/// The two key lines of `secure-account`'s text output, when both were
+/// printed in full.
+pub fn text_keys(stdout: &[u8]) -> Option<(String, String)> {
+    let text = std::str::from_utf8(stdout).ok()?;
+    let mut lines = text.split_inclusive('\n');
+    let user = lines.next()?.strip_suffix('\n')?;
+    let pass = lines.next()?.strip_suffix('\n')?;
+    (user.starts_with("otp1-u-") && pass.starts_with("otp1-p-"))
+        .then(|| (user.to_owned(), pass.to_owned()))
+}
+
+/// The complete JSON lines of `secure-account --batch`.
+pub fn batch_keys(stdout: &[u8]) -> Vec<Issued> {
+    let text = String::from_utf8_lossy(stdout);
+    text.split_inclusive('\n')
+        .filter_map(|line| line.strip_suffix('\n'))
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .map(|v| {
+            let name = v["account"].as_str().expect("account").to_owned();
+            Issued {
+                username: username_of(&name),
+                password: password_of(&name),
+                user_key: v["user_key"].as_str().expect("user_key").to_owned(),
+                pass_key: v["pass_key"].as_str().expect("pass_key").to_owned(),
+                name,
+            }
+        })
+        .collect()
+}
+
+pub fn secure_command(store: &Path, name: &str) -> (Command, String) {
+    let mut command = otp(store);
+    command.args(["secure-account", name]);
+    let input = format!("{}\n{}\n", username_of(name), password_of(name));
+    (command, input)
+}
+
+pub fn batch_command(store: &Path, names: &[String]) -> (Command, String) {
+    let mut command = otp(store);
+    command.args(["secure-account", "--batch"]);
+    let input = names
+        .iter()
+        .map(|name| {
+            let line = serde_json::json!({
+                "account": name,
+                "username": username_of(name),
+                "password": password_of(name),
+            });
+            format!("{line}\n")
+        })
+        .collect();
+    (command, input)
+}
+
+/// Secures `name` through the binary; panics unless it succeeds.
+pub fn secure(store: &Path, name: &str) -> Issued {
+    let (command, input) = secure_command(store, name);
+    let out = run(command, &input);
+    assert_ok(&out, &format!("secure-account {name}"));
+    let (user_key, pass_key) = text_keys(&out.stdout).expect("two key lines");
+    Issued {
+        name: name.to_owned(),
+        username: username_of(name),
+        password: password_of(name),
+        user_key,
+        pass_key,
+    }
+}
+
+pub fn recover(store: &Path, account: &Issued) -> Output {
+    let mut command = otp(store);
+    command.args(["recover", &account.user_key, &account.pass_key]);
+    run(command, "")
+}
+
+/// Asserts that `otp-link recover` gives the account's credentials back.
+pub fn assert_recovers(store: &Path, account: &Issued) {
+    let out = recover(store, account);
+    assert_ok(&out, &format!("recover {}", account.name));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{}\n{}\n", account.username, account.password),
+        "recover {}",
+        account.name
+    );
+}
+
+/// Recovers every account, on four threads.
+pub fn assert_all_recover(store: &Path, accounts: &[Issued]) {
+    thread::scope(|scope| {
+        for chunk in accounts.chunks(accounts.len().div_ceil(4).max(1)) {
+            scope.spawn(move || {
+                for account in chunk {
+                    assert_recovers(store, account);
+                }
+            });
+        }
+    });
+}
+
+/// The account names `otp-link list --format json` prints.
+pub fn list_names(store: &Path) -> Vec<String> {
+    let mut command = otp(store);
+    command.args(["list", "--format", "json"]);
+    let out = run(command, "");
+    assert_ok(&out, "list");
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("list JSON");
+    rows.iter()
+        .map(|row| row["account"].as_str().expect("account").to_owned())
+        .collect()
+}
+
+/// A store with accounts `a0..a{n}` made through the library, and their keys
+/// as text (user key, pass key), for tests that need a valid store fast.
+pub fn library_store(path: &Path, n: usize) -> Vec<(String, String)> {
+    let store = Store::at(path);
+    (0..n)
+        .map(|i| {
+            let name = format!("a{i}");
+            let credentials = Credentials::new(username_of(&name), password_of(&name));
+            let keys = store
+                .secure_account(&name, &credentials, 25 + i)
+                .and_then(otp_core::Pending::commit)
+                .expect("secure_account");
+            key_texts(&keys)
+        })
+        .collect()
+}
+
+pub fn key_texts(keys: &Keys) -> (String, String) {
+    (
+        keys.user().expose_secret().expose_secret().to_owned(),
+        keys.pass().expose_secret().expose_secret().to_owned(),
+    )
+}
