@@ -310,3 +310,98 @@ pub fn key_texts(keys: &Keys) -> (String, String) {
         keys.pass().expose_secret().expose_secret().to_owned(),
     )
 }
+
+// ----------------------------------------------------------------- terminal
+
+/// A command run on a pseudo-terminal by util-linux `script`, whose screen
+/// is collected as it is written and which is typed into through stdin.
+pub struct Terminal {
+    child: Child,
+    stdin: Option<std::process::ChildStdin>,
+    screen: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: Option<thread::JoinHandle<()>>,
+}
+
+impl Terminal {
+    /// Runs `shell_command` (sh syntax) on a terminal, or `None` when there
+    /// is no `script` here (a test then says so, and fails under CI).
+    pub fn start(shell_command: &str, store: &Path) -> Option<Terminal> {
+        if Command::new("script").arg("--version").output().is_err() {
+            return None;
+        }
+        let mut child = Command::new("script")
+            .args(["-qec", shell_command, "/dev/null"])
+            .env("OTP_LINK_STORE", store)
+            .env("SHELL", "/bin/sh")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot start script");
+        let screen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut out = child.stdout.take().expect("stdout");
+        let reader = {
+            let screen = std::sync::Arc::clone(&screen);
+            thread::spawn(move || {
+                use std::io::Read;
+                let mut buf = [0u8; 256];
+                while let Ok(n) = out.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    screen
+                        .lock()
+                        .expect("screen")
+                        .push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            })
+        };
+        Some(Terminal {
+            stdin: child.stdin.take(),
+            child,
+            screen,
+            reader: Some(reader),
+        })
+    }
+
+    /// What the terminal has shown so far.
+    pub fn screen(&self) -> String {
+        self.screen.lock().expect("screen").clone()
+    }
+
+    /// Waits until `text` has appeared `count` times, then types `keys`
+    /// (after a pause that lets the program switch echo off).
+    pub fn answer(&mut self, text: &str, count: usize, keys: &[u8]) {
+        let start = std::time::Instant::now();
+        while self.screen().matches(text).count() < count {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "no {text:?} on the screen: {}",
+                self.screen()
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+        thread::sleep(Duration::from_millis(100));
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(keys).expect("typing");
+        stdin.flush().expect("typing");
+    }
+
+    /// Waits for the command to end and returns the whole screen.
+    pub fn finish(mut self) -> String {
+        let start = std::time::Instant::now();
+        while self.child.try_wait().expect("try_wait").is_none() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "the command did not finish: {}",
+                self.screen()
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+        drop(self.stdin.take());
+        if let Some(reader) = self.reader.take() {
+            reader.join().expect("screen reader");
+        }
+        self.screen()
+    }
+}

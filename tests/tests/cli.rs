@@ -801,79 +801,22 @@ fn import_legacy_errors_are_clear() {
 #[cfg(target_os = "linux")]
 #[test]
 fn terminal_prompts_without_echo_and_reasks_on_mismatch() {
-    use std::io::{Read, Write};
-    use std::sync::{Arc, Mutex};
-    use std::time::{Duration, Instant};
-
-    if Process::new("script").arg("--version").output().is_err() {
+    let env = Env::new();
+    let bin = otp_link_tests::otp_link_bin().to_owned();
+    let command = format!("'{}' secure-account tty-acct", bin.display());
+    let Some(mut tty) = otp_link_tests::harness::Terminal::start(&command, &env.store()) else {
         eprintln!(
             "SKIPPED terminal_prompts_without_echo_and_reasks_on_mismatch: no util-linux script"
         );
+        assert!(std::env::var_os("CI").is_none(), "CI installs util-linux");
         return;
-    }
-    let env = Env::new();
-    let bin = otp_link_tests::otp_link_bin().to_owned();
-    let mut child = Process::new("script")
-        .args([
-            "-qec",
-            &format!("'{}' secure-account tty-acct", bin.display()),
-            "/dev/null",
-        ])
-        .env("OTP_LINK_STORE", env.store())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let screen = Arc::new(Mutex::new(String::new()));
-    let mut out = child.stdout.take().unwrap();
-    let reader = {
-        let screen = Arc::clone(&screen);
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 256];
-            while let Ok(n) = out.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                screen
-                    .lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        })
     };
-    let mut stdin = child.stdin.take().unwrap();
-    let mut answer = |prompt: &str, count: usize, text: &str| {
-        let start = Instant::now();
-        while screen.lock().unwrap().matches(prompt).count() < count {
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "no prompt {prompt:?}: {}",
-                screen.lock().unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        // Let the program switch echo off after printing the prompt.
-        std::thread::sleep(Duration::from_millis(100));
-        stdin.write_all(text.as_bytes()).unwrap();
-        stdin.flush().unwrap();
-    };
-    answer("Username: ", 1, "tty-alice\n");
-    answer("Password: ", 1, "first-pw\n");
-    answer("Password again: ", 1, "other-pw\n");
-    answer("Password: ", 2, "final-pw\n");
-    answer("Password again: ", 2, "final-pw\n");
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "secure-account did not finish"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    drop(stdin);
-    reader.join().unwrap();
-    let screen = screen.lock().unwrap().clone();
+    tty.answer("Username: ", 1, b"tty-alice\n");
+    tty.answer("Password: ", 1, b"first-pw\n");
+    tty.answer("Password again: ", 1, b"other-pw\n");
+    tty.answer("Password: ", 2, b"final-pw\n");
+    tty.answer("Password again: ", 2, b"final-pw\n");
+    let screen = tty.finish();
     for typed in ["tty-alice", "first-pw", "other-pw", "final-pw"] {
         assert!(!screen.contains(typed), "{typed} was echoed: {screen}");
     }

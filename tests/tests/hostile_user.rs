@@ -762,6 +762,21 @@ fn dash_reads_one_line_per_key_and_leaves_the_rest_to_the_program() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = command.spawn().unwrap();
+    // The broken otp-link read stdin to its end, so it never answered:
+    // kill it after a while rather than hang.
+    let pid = child.id().to_string();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watched = std::sync::Arc::clone(&done);
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        while start.elapsed() < HANG {
+            if watched.load(std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = Command::new("kill").args(["-9", &pid]).status();
+    });
     let mut stdin = child.stdin.take().unwrap();
     writeln!(stdin, "{}\n{}\ndata line", db.user_key, db.pass_key).unwrap();
     stdin.flush().unwrap();
@@ -782,6 +797,7 @@ fn dash_reads_one_line_per_key_and_leaves_the_rest_to_the_program() {
     stdin.write_all(b"\xff\xfe not utf-8 \x00\n").unwrap();
     drop(stdin);
     stdout.read_to_end(&mut seen).unwrap();
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
@@ -1053,4 +1069,67 @@ fn a_full_disk_says_so() {
     assert_eq!(fs::read(&store).unwrap(), before);
     assert_recovers(&store, &db);
     drop(mounted);
+}
+
+/// A terminal session of `sh -c SCRIPT`, or a skip where there is no
+/// `script` (failing under CI, which has it).
+fn terminal(script: &str, store: &Path) -> Option<Terminal> {
+    let command = format!(
+        "BIN='{}'; export BIN; sh -c '{script}'",
+        otp_link().display()
+    );
+    let tty = Terminal::start(&command, store);
+    if tty.is_none() {
+        eprintln!("skipped: no util-linux script");
+        assert!(std::env::var_os("CI").is_none(), "CI has util-linux script");
+    }
+    tty
+}
+
+/// Regression: Ctrl-C at the password prompt killed otp-link with echo
+/// off, and a shell that does not restore the terminal (dash, sh) left it
+/// so. Now the prompt ends through the path that restores it, exit 130.
+#[test]
+fn ctrl_c_at_a_prompt_restores_the_terminal_under_sh() {
+    let dir = tempdir();
+    let store = dir.path().join("store.cbor");
+    let Some(mut tty) = terminal(
+        "\"$BIN\" secure-account db; echo \"exit=$?\"; stty -a",
+        &store,
+    ) else {
+        return;
+    };
+    tty.answer("Username: ", 1, b"alice\n");
+    tty.answer("Password: ", 1, b"half-typed\x03");
+    let screen = tty.finish();
+    assert!(screen.contains("exit=130"), "{screen}");
+    assert!(screen.contains("interrupted at the prompt"), "{screen}");
+    let words: Vec<&str> = screen.split_whitespace().collect();
+    for mode in ["echo", "icanon", "isig"] {
+        assert!(words.contains(&mode), "{mode} not restored: {screen}");
+        assert!(!words.contains(&format!("-{mode}").as_str()), "{screen}");
+    }
+    assert!(!screen.contains("alice") && !screen.contains("half-typed"));
+    assert!(!store.exists(), "an account was secured");
+}
+
+/// On a terminal, a key given as `-` is asked for without echo.
+#[test]
+fn dash_on_a_terminal_prompts_for_the_key_without_echo() {
+    let dir = tempdir();
+    let (store, db) = store_with_db(dir.path());
+    let Some(mut tty) = terminal("\"$BIN\" recover - -", &store) else {
+        return;
+    };
+    tty.answer("User key: ", 1, format!("{}\n", db.user_key).as_bytes());
+    tty.answer("Password key: ", 1, format!("{}\n", db.pass_key).as_bytes());
+    let screen = tty.finish();
+    assert!(
+        !screen.contains(&db.user_key[..20]),
+        "a key was echoed: {screen}"
+    );
+    assert!(
+        screen.contains(&db.username) && screen.contains(&db.password),
+        "{screen}"
+    );
 }
