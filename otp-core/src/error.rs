@@ -272,12 +272,11 @@ impl Error {
             | Error::UnsupportedVersion { .. }
             | Error::LegacyFile { .. }
             | Error::NotRegularFile { .. } => 8,
+            // Whatever the cause, these say how far a change got.
+            Error::NotCommitted { .. } | Error::CommittedUnsynced { .. } => 10,
             Error::InsecureStore { .. } | Error::UnsafeFile { .. } => 9,
             e if e.is_permission_denied() => 9,
-            Error::Io { .. }
-            | Error::LockTimeout { .. }
-            | Error::NotCommitted { .. }
-            | Error::CommittedUnsynced { .. } => 10,
+            Error::Io { .. } | Error::LockTimeout { .. } => 10,
             Error::ValueTooLong { .. }
             | Error::InvalidValue { .. }
             | Error::InvalidWidth { .. }

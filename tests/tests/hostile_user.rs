@@ -1133,3 +1133,50 @@ fn dash_on_a_terminal_prompts_for_the_key_without_echo() {
         "{screen}"
     );
 }
+
+/// A failure after the rename (here: the directory cannot be opened to be
+/// synced, mode 0300) must not claim that nothing changed: the change is in
+/// effect and the keys printed for it are the account's keys.
+#[test]
+fn a_failed_directory_sync_says_the_change_is_in_effect() {
+    if !is_root() {
+        eprintln!("skipped: needs root to run otp-link as another user");
+        assert!(std::env::var_os("CI").is_none(), "CI runs as root");
+        return;
+    }
+    let dir = tempdir();
+    set_mode(dir.path(), 0o755);
+    let binary = dir.path().join("otp-link");
+    fs::copy(otp_link(), &binary).unwrap();
+    set_mode(&binary, 0o755);
+    let home = dir.path().join("write-only");
+    fs::create_dir(&home).unwrap();
+    std::os::unix::fs::chown(&home, Some(NOBODY), Some(NOBODY)).unwrap();
+    set_mode(&home, 0o300);
+    let store = home.join("store.cbor");
+    let mut command = Command::new(&binary);
+    command
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .arg("--store")
+        .arg(&store)
+        .args(["secure-account", "db"])
+        .env_clear();
+    let out = run(command, "user\npw\n");
+    let stderr = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(10), "{stderr}");
+    assert!(stderr.contains("the change is in effect"), "{stderr}");
+    assert!(!stderr.contains("nothing was changed"), "{stderr}");
+    let (user_key, pass_key) = text_keys(&out.stdout).expect("the keys were printed");
+    let mut command = Command::new(&binary);
+    command
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .arg("--store")
+        .arg(&store)
+        .args(["recover", &user_key, &pass_key])
+        .env_clear();
+    let out = run(command, "");
+    assert_ok(&out, "recover with the keys of the unsynced change");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "user\npw\n");
+}
