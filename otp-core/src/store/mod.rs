@@ -833,9 +833,32 @@ mod tests {
             .secure_account("b", &creds("ub", "pb"), 25)
             .and_then(Pending::commit)
             .unwrap();
-        // Same pad material, other record id: splice A's secrets onto B's id
-        // by rebuilding the key texts is not possible without the checksum,
-        // so check that swapping whole keys across accounts is refused.
+        // Each opens its own account and no other.
+        assert_eq!(store.recover(&ka).unwrap().username(), "ua");
+        assert_eq!(store.recover(&kb).unwrap().username(), "ub");
+        // A's pads and MAC keys under B's record id (well-formed keys, as
+        // someone who knows A's keys could build them): B stays shut.
+        let spliced = |key: &Key, onto: RecordId| {
+            let secret = key.secret();
+            Key::new(
+                key.field(),
+                onto,
+                crate::seal::PadMaterial {
+                    pad: secret.pad.clone(),
+                    mac_key: secret.mac_key.clone(),
+                },
+            )
+        };
+        let forged = Keys::new(
+            spliced(ka.user(), kb.record_id()),
+            spliced(ka.pass(), kb.record_id()),
+        )
+        .unwrap();
+        assert!(matches!(
+            store.recover(&forged),
+            Err(Error::AuthenticationFailed)
+        ));
+        // Whole keys of two accounts do not even make a pair.
         use secrecy::ExposeSecret;
         let mixed = Keys::parse(
             ka.user().expose_secret().expose_secret(),
