@@ -43,8 +43,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             };
             let out = keys_text(&account, pending.value(), args.format)?;
             deliver(pending, &out)?;
-            eprintln!(
-                "otp-link: a host starts each child with the two keys as its arguments: PROGRAM USER_KEY PASS_KEY, or otp-link exec USER_KEY PASS_KEY -- PROGRAM"
+            crate::note(
+                "a host starts each child with the two keys as its arguments: PROGRAM USER_KEY PASS_KEY, or otp-link exec USER_KEY PASS_KEY -- PROGRAM"
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -71,10 +71,10 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         }
         Command::Remove(args) => {
             Store::open(store()?)?.remove(&args.account)?;
-            eprintln!(
-                "otp-link: removed account '{}'; its keys no longer work",
+            crate::note(&format!(
+                "removed account '{}'; its keys no longer work",
                 printable(&args.account)
-            );
+            ));
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify(args) => {

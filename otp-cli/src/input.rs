@@ -119,7 +119,7 @@ pub fn credentials() -> Result<Credentials, CliError> {
                 return Ok(Credentials::new(username.to_string(), password.to_string()));
             }
             if attempt < PASSWORD_ATTEMPTS {
-                eprintln!("otp-link: the passwords differ; type them again");
+                crate::note("the passwords differ; type them again");
             }
         }
         return Err(CliError::Usage(format!(

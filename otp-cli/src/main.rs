@@ -83,8 +83,15 @@ fn message(error: &CliError) -> String {
 /// escaped, so what reaches a log or a terminal is exactly one plain line.
 fn report(message: &str, code: u8) -> ExitCode {
     let line = message.replace(['\n', '\r'], " ");
-    eprintln!("otp-link: {}", otp_core::printable(&line));
+    note(&otp_core::printable(&line));
     ExitCode::from(code)
+}
+
+/// Writes `otp-link: LINE` to stderr. Never panics: a closed or full stderr
+/// (`2>/dev/full`) loses the line, not the command's result.
+pub fn note(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "otp-link: {line}");
 }
 
 fn main() -> ExitCode {

@@ -1180,3 +1180,43 @@ fn a_failed_directory_sync_says_the_change_is_in_effect() {
     assert_ok(&out, "recover with the keys of the unsynced change");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "user\npw\n");
 }
+
+/// A lost stderr (`2>/dev/full`) loses the messages, never the command: no
+/// panic, the keys are printed, errors keep their exit codes.
+#[test]
+fn a_full_stderr_never_turns_into_a_panic() {
+    let dir = tempdir();
+    let store = dir.path().join("store.cbor");
+    let full = || {
+        fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    let (mut command, input) = secure_command(&store, "db");
+    command
+        .stderr(full())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let (user_key, pass_key) = text_keys(&out.stdout).expect("keys printed");
+    let mut command = otp(&store);
+    command.args(["remove", "nope"]).stderr(full());
+    assert_eq!(command.status().unwrap().code(), Some(5));
+    let mut command = otp(&store);
+    command.args(["recover", &user_key, "x"]).stderr(full());
+    assert_eq!(command.status().unwrap().code(), Some(3));
+    let mut command = otp(&store);
+    command.args(["recover", "--no-such-flag"]).stderr(full());
+    assert_eq!(command.status().unwrap().code(), Some(2));
+    let out = recover_keys(&store, &user_key, &pass_key);
+    assert_ok(&out, "recover");
+}

@@ -569,8 +569,10 @@ pub(crate) fn lock(target: &Target) -> Result<WriteLock, Error> {
     };
     let file = match opened(true) {
         Ok(file) => {
+            // Only root creates a lock for another user's store; the lock's
+            // group does not matter, so nobody else changes it.
             #[cfg(unix)]
-            if let Some((owner, group)) = target.owner {
+            if let (Some((owner, group)), 0) = (target.owner, euid()) {
                 give_to(&file, &path, owner, group)?;
             }
             file
