@@ -155,6 +155,50 @@ pub fn is_root() -> bool {
     fs::metadata(dir.path()).expect("metadata").uid() == 0
 }
 
+/// For a test that needs root (to act as another user, to mount): true
+/// when it runs as root; else says on stderr that the test did not run, and
+/// fails under `CI=true`, which runs as root.
+pub fn root_or_skip(why: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    eprintln!("skipped: needs root {why}");
+    assert!(std::env::var_os("CI").is_none(), "CI runs as root");
+    false
+}
+
+/// A copy of the binary that user [`NOBODY`] may run, in a directory it may
+/// enter: the way to run otp-link as another user (the test binary's own
+/// directory may not be reachable for that user).
+pub struct AsNobody {
+    binary: PathBuf,
+}
+
+impl AsNobody {
+    /// Copies the binary into `dir` and makes `dir` enterable by everyone.
+    pub fn new(dir: &Path) -> Self {
+        set_mode(dir, 0o755);
+        let binary = dir.join("otp-link");
+        fs::copy(otp_link(), &binary).expect("copying otp-link");
+        set_mode(&binary, 0o755);
+        AsNobody { binary }
+    }
+
+    /// `otp-link --store STORE` as user and group 65534, with an empty
+    /// environment.
+    pub fn otp(&self, store: &Path) -> Command {
+        use std::os::unix::process::CommandExt;
+        let mut command = Command::new(&self.binary);
+        command
+            .uid(NOBODY)
+            .gid(NOBODY)
+            .arg("--store")
+            .arg(store)
+            .env_clear();
+        command
+    }
+}
+
 // ------------------------------------------------------------------ accounts
 
 /// An account secured through the binary, with the keys it printed.

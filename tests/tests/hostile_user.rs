@@ -15,7 +15,6 @@
 use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::fs::MetadataExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -471,19 +470,14 @@ fn proc_owner(pid: u32) -> Option<u32> {
 /// non-dumpable before it reads one.
 #[test]
 fn commands_are_non_dumpable_before_they_read_a_secret() {
-    if !is_root() {
-        eprintln!("skipped: needs root to run otp-link as another user");
-        assert!(std::env::var_os("CI").is_none(), "CI runs as root");
+    if !root_or_skip("to run otp-link as another user") {
         return;
     }
     let dir = tempdir();
+    let nobody = AsNobody::new(dir.path());
     let home = dir.path().join("home");
     fs::create_dir(&home).unwrap();
     std::os::unix::fs::chown(&home, Some(NOBODY), Some(NOBODY)).unwrap();
-    set_mode(dir.path(), 0o755);
-    let binary = dir.path().join("otp-link");
-    fs::copy(otp_link(), &binary).unwrap();
-    set_mode(&binary, 0o755);
     let store = home.join("store.cbor");
     for args in [
         vec!["secure-account", "db"],
@@ -493,14 +487,9 @@ fn commands_are_non_dumpable_before_they_read_a_secret() {
         vec!["rotate", "-", "-"],
         vec!["exec", "-", "-", "--", "true"],
     ] {
-        let mut command = Command::new(&binary);
+        let mut command = nobody.otp(&store);
         let mut child = match command
-            .uid(NOBODY)
-            .gid(NOBODY)
-            .arg("--store")
-            .arg(&store)
             .args(&args)
-            .env_clear()
             .stdin(Stdio::piped())
             // A pipe: keys are never issued into /dev/null.
             .stdout(Stdio::piped())
@@ -687,13 +676,11 @@ fn a_planted_temporary_file_link_is_never_followed() {
 /// the store was root:root 0600 and `app` was locked out (exit 9).
 #[test]
 fn a_root_writer_keeps_the_owner_and_group_of_a_users_store() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        assert!(std::env::var_os("CI").is_none(), "CI runs as root");
+    if !root_or_skip("to give a store to another user") {
         return;
     }
     let dir = tempdir();
-    set_mode(dir.path(), 0o755);
+    let nobody = AsNobody::new(dir.path());
     let home = dir.path().join("app");
     fs::create_dir(&home).unwrap();
     let store = home.join("store.cbor");
@@ -713,18 +700,9 @@ fn a_root_writer_keeps_the_owner_and_group_of_a_users_store() {
     let lock = fs::metadata(sibling(&store, "lock")).unwrap();
     assert_eq!((lock.uid(), lock.gid()), (NOBODY, NOBODY));
     // The owner still reads and writes it.
-    let binary = dir.path().join("otp-link");
-    fs::copy(otp_link(), &binary).unwrap();
-    set_mode(&binary, 0o755);
     let as_owner = |args: &[&str], input: &str| {
-        let mut command = Command::new(&binary);
-        command
-            .uid(NOBODY)
-            .gid(NOBODY)
-            .arg("--store")
-            .arg(&store)
-            .args(args)
-            .env_clear();
+        let mut command = nobody.otp(&store);
+        command.args(args);
         run(command, input)
     };
     for account in [&db, &web] {
@@ -1040,8 +1018,7 @@ impl Drop for Mounted {
 /// Regression: a full disk said "check the path and its permissions".
 #[test]
 fn a_full_disk_says_so() {
-    if !is_root() {
-        eprintln!("skipped: needs root to mount a small tmpfs");
+    if !root_or_skip("to mount a small tmpfs") {
         return;
     }
     let dir = tempdir();
@@ -1054,7 +1031,10 @@ fn a_full_disk_says_so() {
         .status();
     if !mounted.is_ok_and(|s| s.success()) {
         eprintln!("skipped: cannot mount a tmpfs here");
-        assert!(std::env::var_os("CI").is_none(), "CI runs as root and mounts");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs as root and mounts"
+        );
         return;
     }
     let mounted = Mounted(mount.clone());
@@ -1140,43 +1120,26 @@ fn dash_on_a_terminal_prompts_for_the_key_without_echo() {
 /// effect and the keys printed for it are the account's keys.
 #[test]
 fn a_failed_directory_sync_says_the_change_is_in_effect() {
-    if !is_root() {
-        eprintln!("skipped: needs root to run otp-link as another user");
-        assert!(std::env::var_os("CI").is_none(), "CI runs as root");
+    if !root_or_skip("to run otp-link as another user") {
         return;
     }
     let dir = tempdir();
-    set_mode(dir.path(), 0o755);
-    let binary = dir.path().join("otp-link");
-    fs::copy(otp_link(), &binary).unwrap();
-    set_mode(&binary, 0o755);
+    let nobody = AsNobody::new(dir.path());
     let home = dir.path().join("write-only");
     fs::create_dir(&home).unwrap();
     std::os::unix::fs::chown(&home, Some(NOBODY), Some(NOBODY)).unwrap();
     set_mode(&home, 0o300);
     let store = home.join("store.cbor");
-    let mut command = Command::new(&binary);
-    command
-        .uid(NOBODY)
-        .gid(NOBODY)
-        .arg("--store")
-        .arg(&store)
-        .args(["secure-account", "db"])
-        .env_clear();
+    let mut command = nobody.otp(&store);
+    command.args(["secure-account", "db"]);
     let out = run(command, "user\npw\n");
     let stderr = stderr_of(&out);
     assert_eq!(out.status.code(), Some(10), "{stderr}");
     assert!(stderr.contains("the change is in effect"), "{stderr}");
     assert!(!stderr.contains("nothing was changed"), "{stderr}");
     let (user_key, pass_key) = text_keys(&out.stdout).expect("the keys were printed");
-    let mut command = Command::new(&binary);
-    command
-        .uid(NOBODY)
-        .gid(NOBODY)
-        .arg("--store")
-        .arg(&store)
-        .args(["recover", &user_key, &pass_key])
-        .env_clear();
+    let mut command = nobody.otp(&store);
+    command.args(["recover", &user_key, &pass_key]);
     let out = run(command, "");
     assert_ok(&out, "recover with the keys of the unsynced change");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "user\npw\n");

@@ -27,7 +27,7 @@ use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::os::unix::fs::MetadataExt;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -1096,8 +1096,7 @@ fn readers_refuse_a_store_other_users_may_access() {
 
 #[test]
 fn a_store_owned_by_another_user_is_refused() {
-    if !is_root() {
-        eprintln!("skipped: needs root to give the store to another user");
+    if !root_or_skip("to give the store to another user") {
         return;
     }
     let dir = tempdir();
@@ -1323,8 +1322,7 @@ fn wait_for_owner(child: &mut Child, status: &Path, owner: u32, what: &str) {
 
 #[test]
 fn recover_makes_itself_non_dumpable_before_printing_credentials() {
-    if !is_root() {
-        eprintln!("skipped: needs root to run otp-link as another user");
+    if !root_or_skip("to run otp-link as another user") {
         return;
     }
     if !Path::new("/proc/self/status").exists() {
@@ -1334,10 +1332,7 @@ fn recover_makes_itself_non_dumpable_before_printing_credentials() {
     // Run otp-link as `nobody`: a copy of the binary and a store it owns, in
     // a directory it may enter.
     let dir = tempdir();
-    set_mode(dir.path(), 0o755);
-    let binary = dir.path().join("otp-link");
-    fs::copy(otp_link(), &binary).unwrap();
-    set_mode(&binary, 0o755);
+    let nobody = AsNobody::new(dir.path());
     let store = dir.path().join("store.cbor");
     let account = secure(&store, "db");
     if let Err(e) = std::os::unix::fs::chown(&store, Some(NOBODY), Some(NOBODY)) {
@@ -1363,14 +1358,9 @@ fn recover_makes_itself_non_dumpable_before_printing_credentials() {
     assert!(filled > 0);
     writer.set_nonblocking(false).unwrap();
     let mut child = {
-        let mut command = Command::new(&binary);
+        let mut command = nobody.otp(&store);
         command
-            .uid(NOBODY)
-            .gid(NOBODY)
-            .arg("--store")
-            .arg(&store)
             .args(["recover", "-", "-"])
-            .env_clear()
             .stdin(Stdio::piped())
             .stdout(std::os::fd::OwnedFd::from(writer))
             .stderr(Stdio::piped());

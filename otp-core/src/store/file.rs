@@ -40,22 +40,51 @@ pub(crate) struct StoreBytes {
 /// Opens the store at `path` and checks its metadata: a regular file within
 /// the size limit. A missing file is [`Error::StoreMissing`].
 fn open_store(path: &Path, limit: u64) -> Result<(File, fs::Metadata), Error> {
+    let (file, metadata) = open_regular(path, Links::Follow)?;
+    if metadata.len() > limit {
+        return Err(too_large(path, limit));
+    }
+    Ok((file, metadata))
+}
+
+/// Whether opening a store follows a symbolic link in its last component:
+/// readers do (a linked store is a feature); a writer, which has resolved
+/// the link already, does not, so a link swapped in meanwhile is refused.
+#[derive(Clone, Copy)]
+enum Links {
+    Follow,
+    Refuse,
+}
+
+/// Opens an existing file for reading and refuses anything but a regular
+/// file. Non-blocking, so that opening a FIFO put in place of the store
+/// returns at once (to be refused) instead of waiting forever for a writer,
+/// with the writers' lock held; regular files ignore the flag.
+fn open_regular(path: &Path, links: Links) -> Result<(File, fs::Metadata), Error> {
     let mut options = OpenOptions::new();
     options.read(true);
-    // Non-blocking, so that opening a FIFO put in place of the store returns
-    // at once (to be refused below as not a regular file) instead of waiting
-    // forever for a writer, with the writers' lock held. Regular files ignore
-    // the flag.
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+        let mut flags = rustix::fs::OFlags::NONBLOCK;
+        if let Links::Refuse = links {
+            flags |= rustix::fs::OFlags::NOFOLLOW;
+        }
+        options.custom_flags(flags.bits() as i32);
     }
+    #[cfg(not(unix))]
+    let _ = links;
     let file = match options.open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return Err(Error::StoreMissing {
                 path: path.to_owned(),
+            })
+        }
+        Err(e) if is_symlink_refusal(&e) => {
+            return Err(Error::NotRegularFile {
+                path: path.to_owned(),
+                kind: "a symbolic link",
             })
         }
         Err(e) => return Err(Error::io("opening", path, e)),
@@ -65,9 +94,6 @@ fn open_store(path: &Path, limit: u64) -> Result<(File, fs::Metadata), Error> {
         .map_err(|e| Error::io("reading the metadata of", path, e))?;
     if !metadata.is_file() {
         return Err(not_regular(path, &metadata));
-    }
-    if metadata.len() > limit {
-        return Err(too_large(path, limit));
     }
     Ok((file, metadata))
 }
@@ -399,50 +425,13 @@ pub(crate) fn target_for_write(path: &Path, create: bool) -> Result<Target, Erro
         Ok(metadata) if metadata.is_file() => Some(owner_to_keep(&target, &metadata)?),
         _ => None,
     };
-    let (file, metadata) = open_existing(&target)?;
+    let (file, metadata) = open_regular(&target, Links::Refuse)?;
     check_store_head(&target, &file)?;
     Ok(Target {
         #[cfg(unix)]
         owner: Some(owner.map_or_else(|| owner_to_keep(&target, &metadata), Ok)?),
         path: target,
     })
-}
-
-/// Opens an existing store file without following a link in its last
-/// component and without blocking on a FIFO; anything but a regular file is
-/// refused.
-fn open_existing(path: &Path) -> Result<(File, fs::Metadata), Error> {
-    let mut options = OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(
-            (rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOFOLLOW).bits() as i32,
-        );
-    }
-    let file = match options.open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(Error::StoreMissing {
-                path: path.to_owned(),
-            })
-        }
-        Err(e) if is_symlink_refusal(&e) => {
-            return Err(Error::NotRegularFile {
-                path: path.to_owned(),
-                kind: "a symbolic link",
-            })
-        }
-        Err(e) => return Err(Error::io("opening", path, e)),
-    };
-    let metadata = file
-        .metadata()
-        .map_err(|e| Error::io("reading the metadata of", path, e))?;
-    if !metadata.is_file() {
-        return Err(not_regular(path, &metadata));
-    }
-    Ok((file, metadata))
 }
 
 /// `ELOOP`: `O_NOFOLLOW` met a symbolic link.
@@ -633,7 +622,7 @@ fn give_to(file: &File, path: &Path, owner: u32, group: u32) -> Result<(), Error
 /// `O_NOFOLLOW`, and checks that it is still a file a writer may replace
 /// (another process may have swapped it since [`target_for_write`]).
 pub(crate) fn read_for_write(target: &Target) -> Result<Option<StoreBytes>, Error> {
-    let bytes = match open_existing(&target.path) {
+    let bytes = match open_regular(&target.path, Links::Refuse) {
         Ok((file, metadata)) => read_open(file, metadata, &target.path, MAX_REPAIR_BYTES)?,
         Err(Error::StoreMissing { .. }) => return Ok(None),
         Err(e) => return Err(e),
