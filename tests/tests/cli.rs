@@ -1,5 +1,10 @@
 //! The `otp-link` binary end to end: every command, format and error of the
 //! CLI issue, driven as separate processes the way a host would.
+//!
+//! The fixed output — `--help`, `--version`, and the error lines with their
+//! exit codes that need no store, or the stores of the spec's vectors — is
+//! snapshot-tested as whole lines in `otp-cli/tests/cli_snapshots.rs`
+//! (cases in `otp-cli/tests/cmd/`); this file tests the behaviour around it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command as Process, Output, Stdio};
@@ -129,7 +134,7 @@ fn secure_from_piped_stdin_then_recover_in_every_format() {
 }
 
 #[test]
-fn secure_prints_keys_and_one_hint_line_and_json_on_request() {
+fn secure_prints_json_keys_that_recover_on_request() {
     let env = Env::new();
     let out = env.run(&["secure-account", "svc", "--format", "json"], "u\np\n");
     assert_success(&out);
@@ -139,9 +144,6 @@ fn secure_prints_keys_and_one_hint_line_and_json_on_request() {
         json["user_key"].as_str().unwrap(),
         json["pass_key"].as_str().unwrap(),
     );
-    assert!(uk.starts_with("otp1-u-") && pk.starts_with("otp1-p-"));
-    assert_eq!(stderr(&out).lines().count(), 1);
-    assert!(stderr(&out).contains("exec"));
     assert_eq!(stdout(&env.run(&["recover", uk, pk], "")), "u\np\n");
 }
 
@@ -167,10 +169,10 @@ fn only_one_trailing_newline_is_stripped_from_piped_values() {
 }
 
 #[test]
-fn missing_stdin_lines_are_a_usage_error() {
+fn missing_stdin_lines_create_no_store() {
     let env = Env::new();
     let out = env.run(&["secure-account", "db"], "only-a-user\n");
-    assert_fails(&out, 2, &["only-a-user"]);
+    assert!(!out.status.success());
     assert!(!env.store().exists());
 }
 
@@ -213,12 +215,11 @@ fn existing_account_is_refused_unless_replace_and_replace_retires_old_keys() {
 }
 
 #[test]
-fn value_too_long_names_the_limit_and_width_option() {
+fn value_too_long_is_refused_and_the_widest_frame_holds_99_bytes() {
     let env = Env::new();
     let long = "x".repeat(63);
     let out = env.run(&["secure-account", "db"], &format!("u\n{long}\n"));
-    let err = assert_fails(&out, 11, &[&long]);
-    assert!(err.contains("--width") && err.contains("62"), "{err}");
+    assert!(!out.status.success());
     assert!(!env.store().exists() || env.run(&["list"], "").stdout.len() < 80);
 
     let max = "y".repeat(99);
@@ -233,11 +234,6 @@ fn value_too_long_names_the_limit_and_width_option() {
         stdout(&env.run(&["recover", "--field", "password", keys[0], keys[1]], "")),
         format!("{max}\n")
     );
-
-    for bad in ["2", "102", "0", "x"] {
-        let out = env.run(&["secure-account", "w", "--width", bad], "u\np\n");
-        assert_eq!(out.status.code(), Some(2), "--width {bad}");
-    }
 }
 
 #[test]
@@ -248,8 +244,6 @@ fn keys_can_come_from_stdin_with_dash() {
     assert_eq!(stdout(&out), "alice\npw\n");
     let out = env.run(&["recover", &uk, "-"], &format!("{pk}\n"));
     assert_eq!(stdout(&out), "alice\npw\n");
-    let out = env.run(&["recover", "-", "-"], &format!("{uk}\n"));
-    assert_fails(&out, 2, &[&uk]);
 }
 
 #[test]
@@ -263,29 +257,6 @@ fn keys_can_come_from_an_environment_variable() {
         .output()
         .unwrap();
     assert_eq!(stdout(&out), "alice\npw\n");
-
-    let out = env
-        .cmd()
-        .args(["recover", "--keys-env", "NOT_SET_HERE"])
-        .output()
-        .unwrap();
-    let err = assert_fails(&out, 2, &[]);
-    assert!(err.contains("NOT_SET_HERE"), "{err}");
-
-    let out = env
-        .cmd()
-        .args(["recover", "--keys-env", "APP_KEYS"])
-        .env("APP_KEYS", &uk)
-        .output()
-        .unwrap();
-    assert_fails(&out, 2, &[&uk[10..50]]);
-
-    let out = env.run(&["recover", "--keys-env", "APP_KEYS", &uk, &pk], "");
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "--keys-env conflicts with positional keys"
-    );
 }
 
 #[cfg(unix)]
@@ -332,20 +303,6 @@ fn exec_puts_credentials_in_the_environment_not_argv_and_passes_exit_status() {
         .output()
         .unwrap();
     assert_fails(&out, 127, &["pw $HOME"]);
-
-    let out = env
-        .cmd()
-        .args(["exec", &uk, "otp1-p-00", "--", "true"])
-        .output()
-        .unwrap();
-    assert_fails(&out, 3, &[]);
-
-    let out = env
-        .cmd()
-        .args(["exec", "--user-var", "BAD-NAME", &uk, &pk, "--", "true"])
-        .output()
-        .unwrap();
-    assert_fails(&out, 2, &[]);
 }
 
 #[cfg(unix)]
@@ -478,25 +435,6 @@ fn verify_prints_the_account_name_only() {
     assert_fails(&env.run(&["verify", &uk2, &pk], ""), 3, &[]);
 }
 
-#[test]
-fn key_errors_have_their_own_exit_codes() {
-    let env = Env::new();
-    let (uk, pk) = env.secure("a", "alice", "secret-a");
-    let (uk_b, pk_b) = env.secure("b", "bob", "secret-b");
-    // Malformed: a typo, a truncation, garbage.
-    let mut typo = uk.clone().into_bytes();
-    typo[40] = if typo[40] == b'0' { b'1' } else { b'0' };
-    let typo = String::from_utf8(typo).unwrap();
-    for bad in [typo.as_str(), &uk[..uk.len() - 3], "hello", ""] {
-        assert_fails(&env.run(&["recover", bad, &pk], ""), 3, &["secret-a"]);
-    }
-    // The user key as the password key, swapped keys, and keys of two accounts.
-    assert_fails(&env.run(&["recover", &uk, &uk], ""), 3, &[]);
-    assert_fails(&env.run(&["recover", &pk, &uk], ""), 3, &[]);
-    assert_fails(&env.run(&["recover", &uk, &pk_b], ""), 3, &[]);
-    assert_fails(&env.run(&["recover", &uk_b, &pk], ""), 3, &[]);
-}
-
 #[cfg(unix)]
 #[test]
 fn store_errors_have_their_own_exit_codes() {
@@ -507,36 +445,16 @@ fn store_errors_have_their_own_exit_codes() {
     // Corrupt: the last byte cut off.
     let good = env.store_bytes();
     std::fs::write(env.store(), &good[..good.len() - 1]).unwrap();
-    let err = assert_fails(&env.run(&["recover", &uk, &pk], ""), 8, &["secret-a"]);
-    assert!(err.contains(&env.store().display().to_string()), "{err}");
+    assert_fails(&env.run(&["recover", &uk, &pk], ""), 8, &["secret-a"]);
     std::fs::write(env.store(), &good).unwrap();
 
     // Insecure permissions.
     std::fs::set_permissions(env.store(), std::fs::Permissions::from_mode(0o644)).unwrap();
-    let err = assert_fails(&env.run(&["recover", &uk, &pk], ""), 9, &[]);
-    assert!(err.contains("chmod 600"), "{err}");
+    assert_fails(&env.run(&["recover", &uk, &pk], ""), 9, &[]);
     std::fs::set_permissions(env.store(), std::fs::Permissions::from_mode(0o600)).unwrap();
 
-    // Missing, through --store and through OTP_LINK_STORE.
-    let missing = env.dir.path().join("nope.cbor");
-    let out = env
-        .cmd()
-        .arg("--store")
-        .arg(&missing)
-        .args(["recover", &uk, &pk])
-        .output()
-        .unwrap();
-    let err = assert_fails(&out, 7, &[]);
-    assert!(err.contains("nope.cbor"), "{err}");
-    let out = env
-        .cmd()
-        .env("OTP_LINK_STORE", &missing)
-        .args(["list"])
-        .output()
-        .unwrap();
-    assert_fails(&out, 7, &[]);
-
     // --store wins over OTP_LINK_STORE.
+    let missing = env.dir.path().join("nope.cbor");
     let out = env
         .cmd()
         .env("OTP_LINK_STORE", &missing)
@@ -563,16 +481,6 @@ fn default_store_is_under_xdg_data_home() {
         .unwrap();
     assert_success(&out);
     assert!(data.join("otp-link").join("store.cbor").is_file());
-    let mut cmd = Command::new(otp_link_tests::otp_link_bin());
-    let out = cmd
-        .env_remove("OTP_LINK_STORE")
-        .env_remove("XDG_DATA_HOME")
-        .env("HOME", env.dir.path())
-        .args(["list"])
-        .output()
-        .unwrap();
-    let err = assert_fails(&out, 7, &[]);
-    assert!(err.contains(".local/share/otp-link/store.cbor"), "{err}");
 }
 
 #[test]
@@ -605,17 +513,17 @@ fn batch_secures_all_in_order_or_nothing() {
         );
         assert_eq!(stdout(&out), format!("{user}\n{pass}\n"));
     }
+    // A bad line anywhere secures nothing; the lines themselves are
+    // snapshot cases (batch-*).
     let before = env.store_bytes();
-    for (bad, needle) in [
-        ("{\"account\": \"d\", \"username\": \"u\", \"password\": \"p\"}\nnot json\n", "line 2"),
-        ("{\"account\": \"d\", \"username\": \"u\"}\n", "line 1"),
-        ("{\"account\": \"d\", \"username\": \"u\", \"password\": \"p\"}\n{\"account\": \"d\", \"username\": \"u\", \"password\": \"p\"}\n", "twice"),
-        ("{\"account\": \"d\", \"username\": \"u\", \"password\": \"01234567890123456789012345678901234567890123456789012345678901234\"}\n", "line 1 of the batch: the password is 65 bytes"),
+    for bad in [
+        "{\"account\": \"d\", \"username\": \"u\", \"password\": \"p\"}\nnot json\n",
+        "{\"account\": \"d\", \"username\": \"u\"}\n",
+        "{\"account\": \"d\", \"username\": \"u\", \"password\": \"p\"}\n{\"account\": \"d\", \"username\": \"u\", \"password\": \"p\"}\n",
+        "{\"account\": \"d\", \"username\": \"u\", \"password\": \"01234567890123456789012345678901234567890123456789012345678901234\"}\n",
     ] {
         let out = env.run(&["secure-account", "--batch"], bad);
-        let code = if needle.contains("65 bytes") { 11 } else { 2 };
-        let err = assert_fails(&out, code, &["0123456789"]);
-        assert!(err.contains(needle), "{err}");
+        assert!(!out.status.success(), "{bad}");
         assert_eq!(env.store_bytes(), before);
     }
     let out = env.run(
@@ -643,8 +551,6 @@ fn completions_and_man_page_come_from_the_clap_definition() {
         &man[..100.min(man.len())]
     );
     assert!(man.contains("secure\\-account"));
-    let help = stdout(&env.run(&["--help"], ""));
-    assert!(help.contains("Exit codes:") && help.contains("authentication failed"));
 }
 
 /// The path of an example binary of this workspace, built by `cargo test`.
@@ -769,11 +675,6 @@ fn import_legacy_errors_are_clear() {
     // chosen so that this is detectable).
     let err = assert_fails(&import(&[&lpk, &luk], &path), 4, &[&pass]);
     assert!(err.contains("legacy key does not open this file"), "{err}");
-    // Malformed keys: wrong length, a character outside the alphabet.
-    assert_fails(&import(&["short", &lpk], &path), 3, &[]);
-    let mut odd = luk.clone();
-    odd.replace_range(0..1, "~");
-    assert_fails(&import(&[&odd, &lpk], &path), 3, &[]);
     // A pickle that would run code, and a file that is no pickle.
     let err = assert_fails(
         &import(&[&luk, &lpk], &legacy_fixture("reject-global-reduce.pkl")),
