@@ -255,9 +255,13 @@ pub fn key_texts(
         })?);
         let words: Vec<&str> = value.split_whitespace().collect();
         let [user, pass] = words[..] else {
+            let held = match words.len() {
+                0 => "nothing".to_owned(),
+                1 => "one word".to_owned(),
+                n => format!("{n} words"),
+            };
             return Err(CliError::Usage(format!(
-                "environment variable {var} (--keys-env) must hold exactly two keys separated by whitespace, but holds {} words",
-                words.len()
+                "environment variable {var} (--keys-env) must hold exactly two keys separated by whitespace, but holds {held}"
             )));
         };
         return Ok([Zeroizing::new(user.into()), Zeroizing::new(pass.into())]);

@@ -15,7 +15,7 @@ mod input;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use otp_core::Error as CoreError;
 
 /// Everything a command can fail with.
@@ -139,31 +139,43 @@ fn clap_error(e: clap::Error) -> ExitCode {
 }
 
 /// clap's rendered error as one line: its first paragraph (the error and
-/// its notes), redacted, and where to read the usage of the command.
+/// its notes; a list after a colon joined with commas), redacted, and where
+/// to read the usage of the command that was given.
 fn usage_line(rendered: &str, args: &[String]) -> String {
-    let mut parts = Vec::new();
-    let mut help = "otp-link".to_owned();
-    let mut in_first = true;
-    for line in rendered.lines() {
-        let line = line.trim();
-        if let Some(usage) = line.strip_prefix("Usage: ") {
-            // "otp-link recover [OPTIONS] <USER_KEY> ..." -> "otp-link recover"
-            let words: Vec<&str> = usage
-                .split_whitespace()
-                .take_while(|w| !w.starts_with(['[', '<', '-']))
-                .collect();
-            if !words.is_empty() {
-                help = words.join(" ");
+    let mut text = String::new();
+    let mut listing = false;
+    for line in rendered.lines().map(str::trim) {
+        if line.is_empty() {
+            if text.is_empty() {
+                continue;
             }
-            in_first = false;
-        } else if line.is_empty() {
-            in_first = in_first && parts.is_empty();
-        } else if in_first {
-            parts.push(line.strip_prefix("error: ").unwrap_or(line).to_owned());
+            break;
         }
+        let line = line.strip_prefix("error: ").unwrap_or(line);
+        if text.is_empty() {
+            text.push_str(line);
+        } else if listing && !line.ends_with(':') && !line.starts_with("tip:") {
+            text.push_str(if text.ends_with(':') { " " } else { ", " });
+            text.push_str(line);
+            continue;
+        } else {
+            text.push_str("; ");
+            text.push_str(line);
+        }
+        listing = line.ends_with(':');
     }
-    let text = redact(&parts.join("; "), args);
-    format!("{text}; run '{help} --help' for usage")
+    let command = cli::Cli::command();
+    let subcommand = args.iter().find_map(|arg| {
+        command
+            .get_subcommands()
+            .find(|sub| sub.get_name() == arg)
+            .map(|sub| sub.get_name().to_owned())
+    });
+    let help = match subcommand {
+        Some(name) => format!("otp-link {name}"),
+        None => "otp-link".into(),
+    };
+    format!("{}; run '{help} --help' for usage", redact(&text, args))
 }
 
 /// Replaces every argument that could be a secret with `[redacted]`: any
@@ -213,7 +225,6 @@ fn could_be_secret(word: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     fn clap_line(args: &[&str]) -> String {
         let error = cli::Cli::command()

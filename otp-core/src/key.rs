@@ -171,6 +171,11 @@ impl FromStr for Key {
                     "the key has an unknown version tag; upgrade otp-link or use a key made by this version",
                 ));
             }
+            if text.to_ascii_lowercase().starts_with(KEY_PREFIX) {
+                return Err(malformed(
+                    "the key is in uppercase, and keys are lowercase (a tool changed its case)",
+                ));
+            }
             return Err(malformed("the key does not start with 'otp1-'"));
         }
         if !text
@@ -372,14 +377,33 @@ mod tests {
         }
     }
 
+    /// Each way a key text can be wrong has its own reason (a reason is
+    /// static text, so it never repeats the key).
     #[test]
-    fn malformed_key_errors_never_repeat_the_key() {
+    fn malformed_key_errors_say_what_is_wrong() {
         let text = sample(Field::Username, 64).expose_secret();
-        let mut bad = text.expose_secret().to_string();
-        bad.pop();
-        bad.push('Z');
-        let err = bad.parse::<Key>().unwrap_err().to_string();
-        assert!(!err.contains(&bad[10..40]), "{err}");
+        let good = text.expose_secret().to_string();
+        let mut last_changed = good.clone();
+        last_changed.pop();
+        last_changed.push(if good.ends_with('0') { '1' } else { '0' });
+        for (bad, expected) in [
+            (String::new(), "empty"),
+            ("x".repeat(400), "longer"),
+            (good.replacen("otp1-", "otp9-", 1), "unknown version"),
+            (good.to_uppercase(), "uppercase"),
+            (
+                good.replacen("otp1-", "key1-", 1),
+                "does not start with 'otp1-'",
+            ),
+            (good.replacen('a', "Z", 1), "lowercase"),
+            (last_changed, "checksum"),
+        ] {
+            let err = bad.parse::<Key>().unwrap_err();
+            let Error::MalformedKey { reason } = err else {
+                panic!("{bad:?}: {err:?}");
+            };
+            assert!(reason.contains(expected), "{bad:?}: {reason}");
+        }
     }
 
     #[test]
