@@ -18,7 +18,8 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::key::{Field, Key, Keys, RecordId};
+use crate::key::{Key, Keys};
+use crate::primitives::{Field, RecordId};
 use crate::seal::{self, Sealed};
 use crate::{Credentials, Error};
 use format::{Entry, FormatError, Record};
