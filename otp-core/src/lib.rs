@@ -23,6 +23,7 @@
 mod credentials;
 mod error;
 mod key;
+#[cfg(feature = "legacy")]
 pub mod legacy;
 mod location;
 mod primitives;

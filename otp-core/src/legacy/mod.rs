@@ -46,6 +46,27 @@
 //! without any error. otp-link's own keys do not have this weakness: every
 //! account carries a Poly1305 tag.
 //!
+//! # The `legacy` feature
+//!
+//! This module and [`Store::import_legacy`](crate::Store::import_legacy)
+//! exist only with otp-core's cargo feature `legacy`. It is off by default,
+//! so a child program that only recovers otp-link credentials compiles no
+//! pickle reader; `otp-cli` turns it on for `otp-link import-legacy`, and a
+//! program in transition that reads old files itself asks for it:
+//!
+//! ```toml
+//! otp-core = { version = "0.1", features = ["legacy"] }
+//! ```
+//!
+//! The error variants of these functions, [`Error::LegacyFile`],
+//! [`Error::MalformedLegacyKey`] and [`Error::LegacyKeyRejected`], stay in
+//! [`Error`] with or without the feature. They are plain data (a path, a
+//! reason, a field name) and cost nothing to keep, whereas making them
+//! conditional would put `cfg` arms into `Display` and into
+//! [`Error::exit_code`], the one place that maps errors to exit codes. As
+//! `Error` is `#[non_exhaustive]`, code that matches on it is unaffected
+//! either way.
+//!
 //! # Layout
 //!
 //! - this module: the public entry points, and reading a file within

@@ -340,7 +340,8 @@ impl Store {
 
     /// Imports an account from a Secure-Python-Link account file: recovers its
     /// values with the old keys and seals them anew, under uniform pads, as a
-    /// new account. The old file is only read.
+    /// new account. The old file is only read. Only with the `legacy` feature.
+    #[cfg(feature = "legacy")]
     pub fn import_legacy(
         &self,
         file: &Path,
