@@ -13,77 +13,16 @@ use std::str::FromStr;
 use secrecy::SecretString;
 use zeroize::Zeroizing;
 
-use crate::seal::{PadMaterial, MAC_KEY_LEN, MAX_WIDTH, MIN_WIDTH};
+use crate::primitives::{
+    Field, PadMaterial, RecordId, MAC_KEY_LEN, MAX_WIDTH, MIN_WIDTH, RECORD_ID_LEN,
+};
 use crate::Error;
 
 /// The version tag every key text starts with.
 const KEY_PREFIX: &str = "otp1-";
-/// Length of a record id in bytes.
-pub(crate) const RECORD_ID_LEN: usize = 16;
 /// Longest key text: prefix, field, id, widest pad, MAC key, checksum, dashes.
 const MAX_KEY_TEXT: usize =
     KEY_PREFIX.len() + 2 + 2 * RECORD_ID_LEN + 1 + 2 * MAX_WIDTH + 1 + 2 * MAC_KEY_LEN + 1 + 8;
-
-/// Which of an account's two values a key opens.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Field {
-    /// The username.
-    Username,
-    /// The password.
-    Password,
-}
-
-impl Field {
-    /// `"username"` or `"password"`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Field::Username => "username",
-            Field::Password => "password",
-        }
-    }
-
-    /// The letter in the key text and the byte in the authenticated message.
-    pub(crate) fn tag_byte(self) -> u8 {
-        match self {
-            Field::Username => b'u',
-            Field::Password => b'p',
-        }
-    }
-}
-
-/// The random 128-bit id that ties two keys to one account of a store.
-///
-/// Not a secret: it is printed in key texts and in `Debug`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct RecordId([u8; RECORD_ID_LEN]);
-
-impl RecordId {
-    pub(crate) const fn from_bytes(bytes: [u8; RECORD_ID_LEN]) -> Self {
-        RecordId(bytes)
-    }
-
-    pub(crate) fn random() -> Result<Self, Error> {
-        let mut id = [0u8; RECORD_ID_LEN];
-        crate::seal::fill_random(&mut id)?;
-        Ok(RecordId(id))
-    }
-
-    pub(crate) fn as_bytes(&self) -> &[u8; RECORD_ID_LEN] {
-        &self.0
-    }
-}
-
-impl fmt::Display for RecordId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.0))
-    }
-}
-
-impl fmt::Debug for RecordId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RecordId({self})")
-    }
-}
 
 /// One key: opens one field of one account, together with the store.
 ///
@@ -224,7 +163,7 @@ impl FromStr for Key {
             .map_err(|_| malformed("the authenticator key is not 64 hex digits"))?;
         Ok(Key {
             field,
-            record: RecordId(id),
+            record: RecordId::from_bytes(id),
             secret: PadMaterial {
                 pad: pad_bytes,
                 mac_key: mac,

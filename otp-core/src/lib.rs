@@ -23,8 +23,10 @@
 mod credentials;
 mod error;
 mod key;
+#[cfg(feature = "legacy")]
 pub mod legacy;
 mod location;
+mod primitives;
 mod seal;
 mod store;
 #[cfg(feature = "test-vectors")]
@@ -32,9 +34,9 @@ pub mod vectors;
 
 pub use credentials::Credentials;
 pub use error::{printable, Error};
-pub use key::{Field, Key, Keys, RecordId};
+pub use key::{Key, Keys};
 pub use location::{default_store_path, STORE_ENV};
-pub use seal::{DEFAULT_WIDTH, MAX_WIDTH, MIN_WIDTH};
+pub use primitives::{Field, RecordId, DEFAULT_WIDTH, MAX_WIDTH, MIN_WIDTH};
 pub use store::{harden_process, AccountInfo, Pending, Store};
 
 /// Recovers the credentials the keys open from the store at the default

@@ -13,18 +13,11 @@ use poly1305::Poly1305;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::key::{Field, RecordId};
+use crate::primitives::{
+    fill_random, Field, PadMaterial, RecordId, MAC_KEY_LEN, MAX_WIDTH, MIN_WIDTH,
+};
 use crate::Error;
 
-/// Smallest frame width: two length digits and room for one byte.
-pub const MIN_WIDTH: usize = 3;
-/// Largest frame width: two decimal digits express at most 99 bytes.
-pub const MAX_WIDTH: usize = 101;
-/// Frame width used when none is chosen: values up to 62 bytes.
-pub const DEFAULT_WIDTH: usize = 64;
-
-/// Length of a Poly1305 one-time key (`r || s`).
-pub(crate) const MAC_KEY_LEN: usize = 32;
 /// Length of a Poly1305 tag.
 pub(crate) const TAG_LEN: usize = 16;
 /// Domain separation label at the start of every authenticated message. The
@@ -50,12 +43,6 @@ pub(crate) struct Sealed {
     pub(crate) tag: [u8; TAG_LEN],
 }
 
-/// The secret half of one sealed value: its pad and one-time MAC key.
-pub(crate) struct PadMaterial {
-    pub(crate) pad: Zeroizing<Vec<u8>>,
-    pub(crate) mac_key: Zeroizing<[u8; MAC_KEY_LEN]>,
-}
-
 /// Checks that `width` is a valid frame width.
 pub(crate) fn check_width(width: usize) -> Result<(), Error> {
     if (MIN_WIDTH..=MAX_WIDTH).contains(&width) {
@@ -75,11 +62,6 @@ fn check_fits(field: Field, value: &[u8], width: usize) -> Result<(), Error> {
         });
     }
     Ok(())
-}
-
-/// Fills `buf` from the operating system's CSPRNG.
-pub(crate) fn fill_random(buf: &mut [u8]) -> Result<(), Error> {
-    getrandom::fill(buf).map_err(|_| Error::Entropy)
 }
 
 /// Seals `value` with fresh randomness: padding, pad and MAC key all come

@@ -10,8 +10,9 @@
 use secrecy::ExposeSecret;
 use zeroize::Zeroizing;
 
-use crate::key::{Field, Key, RecordId};
-use crate::seal::{self, PadMaterial};
+use crate::key::Key;
+use crate::primitives::{Field, PadMaterial, RecordId};
+use crate::seal;
 use crate::store::format::{self, Record};
 use crate::Error;
 

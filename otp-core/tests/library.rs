@@ -1,6 +1,7 @@
 //! otp-core through its public API: round trips at every length and width,
 //! property tests, tamper detection bit by bit, secrecy of the store bytes,
-//! and the statistics of the pads.
+//! the statistics of the pads, and the Secure-Python-Link files that Python
+//! wrote (the `legacy` feature).
 
 use std::collections::HashSet;
 
@@ -341,4 +342,53 @@ proptest! {
             prop_assert_eq!(got.password(), c.password());
         }
     }
+}
+
+/// Secure-Python-Link account files written by real Python (see
+/// `tests/fixtures/legacy/make_fixtures.py`), read with
+/// `otp_core::legacy::recover_legacy`. `fixtures.txt` lists them as
+/// tab-separated lines: `ok FILE USER_KEY PASS_KEY USERNAME PASSWORD` (all
+/// but FILE in hex) or `reject FILE REASON_SUBSTRING`. The crafted pickles of
+/// every writer and every refusal are otp-core's unit tests; these are the
+/// bytes Python itself wrote.
+#[test]
+fn python_written_legacy_fixtures() {
+    use otp_core::legacy::{recover_legacy, LegacyKey};
+    let key = |text: &str| -> LegacyKey { text.parse().expect("valid legacy key") };
+    const SPECIAL_KEY: &str = "a$b!c&d*e?f#g@h%i+j=kLm9Z";
+
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/legacy");
+    let list = std::fs::read_to_string(dir.join("fixtures.txt")).unwrap();
+    let text = |h: &str| String::from_utf8(hex::decode(h).unwrap()).unwrap();
+    let (mut ok, mut rejected) = (0, 0);
+    for line in list
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let file = dir.join(fields[1]);
+        match fields.as_slice() {
+            ["ok", _, uk, pk, user, pass] => {
+                let c = recover_legacy(&file, &key(&text(uk)), &key(&text(pk)))
+                    .unwrap_or_else(|e| panic!("{line}: {e}"));
+                assert_eq!(c.username(), text(user), "{line}");
+                assert_eq!(c.password(), text(pass), "{line}");
+                // Swapped keys are caught for these fixtures.
+                assert!(recover_legacy(&file, &key(&text(pk)), &key(&text(uk))).is_err());
+                ok += 1;
+            }
+            ["reject", _, expected] => {
+                let k = key(SPECIAL_KEY);
+                match recover_legacy(&file, &k, &k) {
+                    Err(Error::LegacyFile { reason, .. }) => {
+                        assert!(reason.contains(expected), "{line}: {reason}")
+                    }
+                    other => panic!("{line}: {other:?}"),
+                }
+                rejected += 1;
+            }
+            _ => panic!("bad fixtures.txt line {line:?}"),
+        }
+    }
+    assert!(ok >= 6 && rejected >= 2, "{ok} ok, {rejected} rejected");
 }

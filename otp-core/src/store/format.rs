@@ -10,8 +10,8 @@
 
 use ciborium_ll::{Decoder, Encoder, Header};
 
-use crate::key::{RecordId, RECORD_ID_LEN};
-use crate::seal::{Sealed, MAX_WIDTH, MIN_WIDTH, TAG_LEN};
+use crate::primitives::{RecordId, MAX_WIDTH, MIN_WIDTH, RECORD_ID_LEN};
+use crate::seal::{Sealed, TAG_LEN};
 
 /// The value of the `"format"` entry: what kind of file this is.
 pub(crate) const FORMAT_TAG: &str = "otp-link store";

@@ -18,7 +18,8 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::key::{Field, Key, Keys, RecordId};
+use crate::key::{Key, Keys};
+use crate::primitives::{Field, RecordId};
 use crate::seal::{self, Sealed};
 use crate::{Credentials, Error};
 use format::{Entry, FormatError, Record};
@@ -339,7 +340,8 @@ impl Store {
 
     /// Imports an account from a Secure-Python-Link account file: recovers its
     /// values with the old keys and seals them anew, under uniform pads, as a
-    /// new account. The old file is only read.
+    /// new account. The old file is only read. Only with the `legacy` feature.
+    #[cfg(feature = "legacy")]
     pub fn import_legacy(
         &self,
         file: &Path,
