@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod harness;
+pub mod legacy_fixtures;
 
 use otp_core::vectors::{self, RawAccount, VectorAccount, VectorValue};
 use otp_core::Field;

@@ -604,38 +604,13 @@ fn host_starts_a_child_with_only_the_two_keys_as_argv() {
     assert_eq!(out.status.code(), Some(3));
 }
 
-fn legacy_fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/legacy")
-        .join(name)
-}
-
-/// `(file, user key, pass key, username, password)` of the committed fixtures.
-fn legacy_fixtures() -> Vec<(String, String, String, String, String)> {
-    let text = std::fs::read_to_string(legacy_fixture("fixtures.txt")).unwrap();
-    let unhex = |h: &str| String::from_utf8(hex::decode(h).unwrap()).unwrap();
-    text.lines()
-        .filter(|l| l.starts_with("ok\t"))
-        .map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            (
-                f[1].into(),
-                unhex(f[2]),
-                unhex(f[3]),
-                unhex(f[4]),
-                unhex(f[5]),
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn import_legacy_reseals_every_fixture_and_leaves_the_file_alone() {
     let env = Env::new();
-    let fixtures = legacy_fixtures();
+    let fixtures = otp_link_tests::legacy_fixtures::opening();
     assert!(fixtures.len() >= 4);
     for (i, (file, luk, lpk, user, pass)) in fixtures.iter().enumerate() {
-        let path = legacy_fixture(file);
+        let path = otp_link_tests::legacy_fixtures::dir().join(file);
         let before = std::fs::read(&path).unwrap();
         let name = format!("legacy{i}");
         let out = env
@@ -660,8 +635,11 @@ fn import_legacy_reseals_every_fixture_and_leaves_the_file_alone() {
 #[test]
 fn import_legacy_errors_are_clear() {
     let env = Env::new();
-    let (file, luk, lpk, _, pass) = legacy_fixtures().into_iter().next().unwrap();
-    let path = legacy_fixture(&file);
+    let (file, luk, lpk, _, pass) = otp_link_tests::legacy_fixtures::opening()
+        .into_iter()
+        .next()
+        .unwrap();
+    let path = otp_link_tests::legacy_fixtures::dir().join(&file);
     let import = |args: &[&str], file: &Path| {
         env.cmd()
             .arg("import-legacy")
@@ -677,13 +655,19 @@ fn import_legacy_errors_are_clear() {
     assert!(err.contains("legacy key does not open this file"), "{err}");
     // A pickle that would run code, and a file that is no pickle.
     let err = assert_fails(
-        &import(&[&luk, &lpk], &legacy_fixture("reject-global-reduce.pkl")),
+        &import(
+            &[&luk, &lpk],
+            &otp_link_tests::legacy_fixtures::dir().join("reject-global-reduce.pkl"),
+        ),
         8,
         &[],
     );
     assert!(err.contains("reject-global-reduce.pkl"), "{err}");
     assert_fails(
-        &import(&[&luk, &lpk], &legacy_fixture("fixtures.txt")),
+        &import(
+            &[&luk, &lpk],
+            &otp_link_tests::legacy_fixtures::dir().join("fixtures.txt"),
+        ),
         8,
         &[],
     );

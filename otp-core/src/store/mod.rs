@@ -845,7 +845,7 @@ mod tests {
             Key::new(
                 key.field(),
                 onto,
-                crate::seal::PadMaterial {
+                crate::primitives::PadMaterial {
                     pad: secret.pad.clone(),
                     mac_key: secret.mac_key.clone(),
                 },
