@@ -1,8 +1,8 @@
 //! One-time-pad sealed credentials for non-interactive programs.
 //!
 //! An administrator secures an account once: its username and password are
-//! each framed, XORed with a fresh one-time pad from the operating system and
-//! authenticated with a one-time Poly1305 key. The ciphertexts go into a CBOR
+//! each framed, XORed with a fresh one-time pad from the operating system, and
+//! the frame authenticated with a one-time Poly1305 key. The ciphertexts go into a CBOR
 //! store file; the pads and MAC keys come back as two [`Key`]s. A child program
 //! handed only the keys calls [`recover`] and gets the [`Credentials`] back.
 //! The store alone and the keys alone are each uniformly random; together they

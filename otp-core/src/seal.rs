@@ -1,10 +1,12 @@
 //! Sealing one value: framing, the one-time pad and the one-time authenticator.
 //!
 //! A value is framed into exactly `W` bytes (value, random padding, two ASCII
-//! digits of its length, as Secure-Python-Link framed it), XORed with a pad of
-//! `W` uniform bytes from the operating system, and the ciphertext is
-//! authenticated with Poly1305 under a fresh one-time key. Pad and Poly1305
-//! key travel in the [`Key`](crate::Key); ciphertext and tag go to the store.
+//! digits of its length, as Secure-Python-Link framed it) and XORed with a pad
+//! of `W` uniform bytes from the operating system. The *frame* (not the
+//! ciphertext), bound to the record id, field, width and the account's name
+//! and times, is authenticated with Poly1305 under a fresh one-time key, so a
+//! wrong pad fails as surely as an altered store. Pad and Poly1305 key travel
+//! in the [`Key`](crate::Key); ciphertext and tag go to the store.
 //! Both halves are needed, and each alone is uniformly random (spec/README.md,
 //! "Sealing").
 

@@ -580,7 +580,6 @@ fn host_starts_a_child_with_only_the_two_keys_as_argv() {
     let out = Process::new(example("child"))
         .arg(&uk)
         .arg(&pk)
-        .env("OTP_LINK_STORE", env.store())
         .env_clear()
         .env("OTP_LINK_STORE", env.store())
         .output()
