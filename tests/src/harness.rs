@@ -101,7 +101,24 @@ pub fn assert_fails(out: &Output, code: i32, what: &str) -> String {
         lines[0].starts_with("otp-link: "),
         "{what}: stderr does not start with 'otp-link: ': {stderr:?}"
     );
+    // No key text, whatever the failure.
+    assert!(
+        !lines[0].contains("otp1-u-") && !lines[0].contains("otp1-p-"),
+        "{what}: stderr shows a key: {stderr:?}"
+    );
     lines[0].to_owned()
+}
+
+/// [`assert_fails`], and none of `secrets` (values, keys) is in the line.
+pub fn assert_fails_hiding(out: &Output, code: i32, what: &str, secrets: &[&str]) -> String {
+    let line = assert_fails(out, code, what);
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        assert!(
+            !line.contains(secret),
+            "{what}: stderr leaks a secret: {line}"
+        );
+    }
+    line
 }
 
 /// [`assert_fails`], and the line names `path`.

@@ -1,10 +1,13 @@
 //! The `otp-link` binary end to end: every command, format and error of the
-//! CLI issue, driven as separate processes the way a host would.
+//! CLI issue, driven as separate processes the way a host would. Unix only,
+//! like the shared harness (tests/src/harness.rs).
 //!
 //! The fixed output — `--help`, `--version`, and the error lines with their
 //! exit codes that need no store, or the stores of the spec's vectors — is
 //! snapshot-tested as whole lines in `otp-cli/tests/cli_snapshots.rs`
 //! (cases in `otp-cli/tests/cmd/`); this file tests the behaviour around it.
+
+#![cfg(unix)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command as Process, Output, Stdio};
@@ -72,19 +75,10 @@ fn assert_success(out: &Output) {
     );
 }
 
-/// A failure: the exit code, exactly one stderr line starting `otp-link: `,
-/// nothing on stdout, no panic, and none of the given secrets anywhere.
+/// A failure as the shared harness checks it (exit code, one `otp-link: `
+/// line, nothing on stdout, no panic, no key), and none of `secrets`.
 fn assert_fails(out: &Output, code: i32, secrets: &[&str]) -> String {
-    let err = stderr(out);
-    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
-    assert!(out.stdout.is_empty(), "stdout: {}", stdout(out));
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.starts_with("otp-link: "), "{err}");
-    assert!(!err.contains("panicked"), "{err}");
-    for secret in secrets.iter().filter(|s| !s.is_empty()) {
-        assert!(!err.contains(secret), "stderr leaks a secret: {err}");
-    }
-    err
+    otp_link_tests::harness::assert_fails_hiding(out, code, "otp-link", secrets)
 }
 
 #[test]
