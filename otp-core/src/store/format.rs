@@ -6,7 +6,13 @@
 //! against the bytes that remain), and nothing but the definite-length items
 //! the schema names. Each account sits in its own byte string, so a reader
 //! finds one record id by skipping over the others without decoding them, and
-//! a writer copies untouched accounts verbatim. Schema: spec/README.md, "Store".
+//! a writer copies untouched accounts verbatim. Every integer and length must
+//! be in its shortest form and no account name or record id may repeat, so
+//! a store has one encoding and one meaning. Schema: spec/README.md, "Store".
+
+use std::collections::hash_map::RandomState;
+use std::collections::HashSet;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
 use ciborium_ll::{Decoder, Encoder, Header};
 
@@ -97,6 +103,43 @@ fn pull_header(bytes: &[u8]) -> Option<(Header, usize)> {
     Some((header, len))
 }
 
+/// Whether a head of `len` bytes holds `header`'s argument in the fewest
+/// bytes CBOR allows (RFC 8949 section 4.2.1): in the initial byte below 24,
+/// else in 1, 2, 4 or 8 bytes, whichever is the first to fit. A reader that
+/// took `0x18 0x05` for 5 would read one store from many byte strings, and
+/// two readers could then disagree about what a store says, or a vector
+/// about its bytes.
+///
+/// Kept out of [`pull_header`], which gives exactly what ciborium gives.
+fn is_shortest(header: &Header, len: usize) -> bool {
+    let arg = match *header {
+        Header::Positive(n) | Header::Negative(n) | Header::Tag(n) => n,
+        Header::Bytes(Some(n))
+        | Header::Text(Some(n))
+        | Header::Array(Some(n))
+        | Header::Map(Some(n)) => n as u64,
+        // No argument: one byte, and refused by the schema anyway.
+        Header::Bytes(None)
+        | Header::Text(None)
+        | Header::Array(None)
+        | Header::Map(None)
+        | Header::Break => return true,
+        // Simple values below 24 sit in the initial byte (null is 0xf6);
+        // the two-byte form is for 32 and up, and not well-formed below.
+        Header::Simple(n) => return (n < 24 && len == 1) || n >= 32,
+        // The schema has no floats: every reader refuses them as the wrong
+        // type wherever they appear, whatever their width.
+        Header::Float(_) => return true,
+    };
+    len == match arg {
+        0..=23 => 1,
+        24..=0xff => 2,
+        0x100..=0xffff => 3,
+        0x1_0000..=0xffff_ffff => 5,
+        _ => 9,
+    }
+}
+
 /// A bounded reader of CBOR heads over a slice.
 struct Cursor<'a> {
     bytes: &'a [u8],
@@ -125,10 +168,14 @@ impl<'a> Cursor<'a> {
             return corrupt(format!("truncated before {what}"));
         }
         match pull_header(rest) {
-            Some((header, len)) => {
+            Some((header, len)) if is_shortest(&header, len) => {
                 self.pos += len;
                 Ok(header)
             }
+            Some(_) => corrupt(format!(
+                "non-canonical CBOR (an integer or length not in its shortest form) in {what} at byte {}",
+                self.base + self.pos
+            )),
             None => corrupt(format!(
                 "truncated or invalid CBOR in {what} at byte {}",
                 self.base + self.pos
@@ -280,7 +327,9 @@ impl<'a> Accounts<'a> {
     }
 
     /// The next account entry, or `None` after the last, when the input must
-    /// also have ended.
+    /// also have ended. Checks the entry alone: a reader passes each one to
+    /// [`UniqueEntries::check`] too (as [`Accounts::collect_all`] does), for
+    /// the rules that span entries.
     pub(crate) fn next_entry(&mut self) -> Result<Option<Entry<'a>>> {
         if self.remaining == 0 {
             if !self.cursor.at_end() {
@@ -310,13 +359,189 @@ impl<'a> Accounts<'a> {
         }))
     }
 
-    /// Every remaining entry, validated to the end of the input.
+    /// Every remaining entry, validated to the end of the input, none with
+    /// the name or record id of another.
     pub(crate) fn collect_all(mut self) -> Result<Vec<Entry<'a>>> {
+        let left = self.cursor.bytes.len() - self.cursor.pos;
+        let mut seen = UniqueEntries::for_entries(self.remaining.min(left / MIN_ENTRY_BYTES));
         let mut all = Vec::new();
-        while let Some(entry) = self.next_entry()? {
-            all.push(entry);
+        let end = loop {
+            match self.next_entry() {
+                Ok(Some(entry)) => all.push(entry),
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        // The entries before what ended the parse come first.
+        seen.check_all(&all)?;
+        end.map(|()| all)
+    }
+}
+
+/// The smallest an account entry of a valid store can be: a one-byte name
+/// and a record of width 3 (checked by a test).
+const MIN_ENTRY_BYTES: usize = 110;
+
+/// The names and record ids of the entries read so far, so that one met a
+/// second time is refused. Names must be unique because `list`, `remove`
+/// and `replace` address accounts by name; record ids because keys address
+/// records by id. A store that broke either rule would mean different
+/// things to a reader that stops at the first match and to one that stops
+/// at the last, so every reader refuses it, wherever it looks.
+pub(crate) struct UniqueEntries {
+    ids: ByteSet,
+    names: ByteSet,
+}
+
+impl UniqueEntries {
+    /// For a scan of up to `claimed` entries (what an accounts array's head
+    /// says, already checked against the bytes that hold it): room for that
+    /// many is made at once, as far as a store within the size limit can
+    /// hold them, rather than by growing the sets as a large store is read.
+    pub(crate) fn for_entries(claimed: usize) -> Self {
+        let capacity = claimed.min(MAX_STORE_BYTES as usize / MIN_ENTRY_BYTES);
+        UniqueEntries {
+            ids: ByteSet::with_capacity(capacity),
+            names: ByteSet::with_capacity(capacity),
         }
-        Ok(all)
+    }
+
+    /// Records `entries`, the next ones of the store in order, or refuses
+    /// the first that has the record id or the name of an entry before it
+    /// (the id is checked first); the entries before that one are recorded,
+    /// that one and those after it are not.
+    ///
+    /// Readers check a run of entries once they are parsed, not each one as
+    /// it is: the sets are larger than the CPU's cache, and reaching into
+    /// them between entries pushed the bytes being parsed out of it, which
+    /// doubled the time `recover` took on a store of 100,000 accounts. For
+    /// the same reason the fingerprints of a run are taken before any is
+    /// looked up.
+    pub(crate) fn check_all(&mut self, entries: &[Entry<'_>]) -> Result<()> {
+        let fingerprints: Vec<(u64, u64)> = entries
+            .iter()
+            .map(|e| {
+                let id = self.ids.fingerprint(e.id.as_bytes());
+                (id, self.names.fingerprint(e.name.as_bytes()))
+            })
+            .collect();
+        for (entry, &(id, name)) in entries.iter().zip(&fingerprints) {
+            let Some(id) = self.ids.insert(id, entry.id.as_bytes()) else {
+                return corrupt("a record id appears twice");
+            };
+            if self.names.insert(name, entry.name.as_bytes()).is_none() {
+                self.ids.undo(id);
+                return corrupt("an account name appears twice");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A set of byte strings, built for `recover`'s scan of every entry of a
+/// large store. Values are found by a fingerprint: std's SipHash of the
+/// value under a key drawn at random for each set ([`RandomState`]), so
+/// that whoever writes the store cannot choose values whose fingerprints
+/// collide and make the scan quadratic; being a keyed hash already, the
+/// fingerprint is its own hash in the index. A fingerprint is not the
+/// value, so the values are kept too, one after another in one buffer (the
+/// scan lets each window of the file go, so the set must own them, and one
+/// buffer spares an allocation per value), and a fingerprint seen before
+/// is confirmed by a search of them. That search is linear, and cheap all
+/// the same: only a repeated value (which ends the scan) or a 64-bit
+/// collision of a keyed hash (which nobody can aim for) leads to it.
+struct ByteSet {
+    keys: RandomState,
+    fingerprints: HashSet<u64, BuildHasherDefault<Prehashed>>,
+    /// Each value as its length (2 bytes, little-endian) and its bytes.
+    values: Vec<u8>,
+}
+
+/// What [`ByteSet::insert`] changed, for [`ByteSet::undo`].
+struct Inserted {
+    /// The value's fingerprint, when no other value had it.
+    fingerprint: Option<u64>,
+    /// The length of `values` before.
+    values: usize,
+}
+
+impl ByteSet {
+    fn with_capacity(capacity: usize) -> Self {
+        ByteSet {
+            keys: RandomState::new(),
+            fingerprints: HashSet::with_capacity_and_hasher(capacity, Default::default()),
+            values: Vec::new(),
+        }
+    }
+
+    /// Adds `value` (at most 65,535 bytes); `None` when it was in the set.
+    fn fingerprint(&self, value: &[u8]) -> u64 {
+        // The bytes alone, without the length `Hash for [u8]` would add:
+        // each set holds one kind of value, and equal fingerprints are
+        // compared anyway.
+        let mut hasher = self.keys.build_hasher();
+        hasher.write(value);
+        hasher.finish()
+    }
+
+    /// Adds `value` (at most 65,535 bytes), whose fingerprint is
+    /// `fingerprint`; `None` when it was in the set.
+    fn insert(&mut self, fingerprint: u64, value: &[u8]) -> Option<Inserted> {
+        let new = self.fingerprints.insert(fingerprint);
+        if !new && self.search(value) {
+            return None;
+        }
+        let inserted = Inserted {
+            fingerprint: new.then_some(fingerprint),
+            values: self.values.len(),
+        };
+        let len = u16::try_from(value.len()).expect("names and record ids are short");
+        self.values.extend_from_slice(&len.to_le_bytes());
+        self.values.extend_from_slice(value);
+        Some(inserted)
+    }
+
+    /// Takes back the value just inserted.
+    fn undo(&mut self, inserted: Inserted) {
+        if let Some(fingerprint) = inserted.fingerprint {
+            self.fingerprints.remove(&fingerprint);
+        }
+        self.values.truncate(inserted.values);
+    }
+
+    fn search(&self, value: &[u8]) -> bool {
+        let mut rest = &self.values[..];
+        while let Some((len, tail)) = rest.split_first_chunk::<2>() {
+            let (held, tail) = tail.split_at(usize::from(u16::from_le_bytes(*len)));
+            if held == value {
+                return true;
+            }
+            rest = tail;
+        }
+        false
+    }
+}
+
+/// The hasher of [`ByteSet`]'s index, whose keys are fingerprints: keyed
+/// SipHash values already, uniformly distributed to whoever lacks the key,
+/// so they are their own hash.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write_u64(&mut self, fingerprint: u64) {
+        self.0 = fingerprint;
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Not reached: the index hashes u64 keys only.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
     }
 }
 
@@ -498,5 +723,271 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The head of major type `major` with argument `n` in each width that
+    /// holds it, shortest first.
+    fn every_encoding(major: u8, n: u64) -> Vec<Vec<u8>> {
+        let mt = major << 5;
+        let mut out = Vec::new();
+        if n < 24 {
+            out.push(vec![mt | n as u8]);
+        }
+        if n <= 0xff {
+            out.push(vec![mt | 24, n as u8]);
+        }
+        if n <= 0xffff {
+            out.push([&[mt | 25][..], &(n as u16).to_be_bytes()].concat());
+        }
+        if n <= 0xffff_ffff {
+            out.push([&[mt | 26][..], &(n as u32).to_be_bytes()].concat());
+        }
+        out.push([&[mt | 27][..], &n.to_be_bytes()].concat());
+        out
+    }
+
+    const NOT_SHORTEST: &str = "non-canonical CBOR (an integer or length not in its shortest form)";
+
+    #[test]
+    fn only_the_shortest_head_of_an_argument_is_accepted() {
+        let edges = [
+            0,
+            5,
+            23,
+            24,
+            255,
+            256,
+            0xffff,
+            0x1_0000,
+            0xffff_ffff,
+            0x1_0000_0000,
+            u64::MAX,
+        ];
+        for major in 0..=6u8 {
+            for n in edges {
+                let len = usize::try_from(n).unwrap();
+                let expected = match major {
+                    0 => Header::Positive(n),
+                    1 => Header::Negative(n),
+                    2 => Header::Bytes(Some(len)),
+                    3 => Header::Text(Some(len)),
+                    4 => Header::Array(Some(len)),
+                    5 => Header::Map(Some(len)),
+                    _ => Header::Tag(n),
+                };
+                for (i, head) in every_encoding(major, n).iter().enumerate() {
+                    // After one byte that is read first, to check the offset.
+                    let bytes = [&[0x00][..], head].concat();
+                    let mut c = Cursor::new(&bytes);
+                    c.header("a first head").unwrap();
+                    match c.header("a test head") {
+                        Ok(header) if i == 0 => {
+                            assert_eq!(header, expected, "{head:02x?}");
+                            assert!(c.at_end(), "{head:02x?}");
+                        }
+                        Err(FormatError::Corrupt(reason)) if i > 0 => assert_eq!(
+                            reason,
+                            format!("{NOT_SHORTEST} in a test head at byte 1"),
+                            "{head:02x?}"
+                        ),
+                        Ok(header) => panic!("{head:02x?} accepted as {header:?}"),
+                        Err(e) => panic!("{head:02x?}: {e:?}"),
+                    }
+                }
+            }
+        }
+    }
+
+    fn record_with_rotated(rotated: &[u8]) -> Vec<u8> {
+        let sealed = || Sealed {
+            ciphertext: vec![0; 3],
+            tag: [0; TAG_LEN],
+        };
+        let record = encode_record(&Record {
+            width: 3,
+            created: 1,
+            rotated: None,
+            username: sealed(),
+            password: sealed(),
+        });
+        let key = b"\x67rotated\xf6";
+        let at = record
+            .windows(key.len())
+            .position(|w| w == key)
+            .expect("the rotation time")
+            + key.len()
+            - 1;
+        [&record[..at], rotated, &record[at + 1..]].concat()
+    }
+
+    /// Null (0xf6) is the only value of major type 7 the schema has, as
+    /// the rotation time; every other head of that type is refused there,
+    /// including the two-byte form of null, and in the place of an integer.
+    #[test]
+    fn of_major_type_7_only_null_is_read_and_only_as_a_rotation_time() {
+        assert!(decode_record(&record_with_rotated(&[0xf6]))
+            .unwrap()
+            .rotated
+            .is_none());
+        for initial in 0xe0..=0xffu8 {
+            for tail in [&[][..], &[0x16], &[0x20], &[0x3c, 0x00], &[0; 4], &[0; 8]] {
+                let head = [&[initial][..], tail].concat();
+                if head == [0xf6] {
+                    continue;
+                }
+                assert!(
+                    decode_record(&record_with_rotated(&head)).is_err(),
+                    "{head:02x?} read as a rotation time"
+                );
+                let mut width = record_with_rotated(&[0xf6]);
+                let at = width.windows(6).position(|w| w == b"\x65width").unwrap() + 6;
+                width.splice(at..at + 1, head.iter().copied());
+                assert!(
+                    decode_record(&width).is_err(),
+                    "{head:02x?} read as a width"
+                );
+            }
+        }
+        let err = decode_record(&record_with_rotated(&[0xf8, 0x16])).err();
+        assert!(
+            matches!(&err, Some(FormatError::Corrupt(r)) if r.starts_with(NOT_SHORTEST)),
+            "{err:?}"
+        );
+    }
+
+    fn entry(id: u8, name: &str) -> Entry<'_> {
+        Entry {
+            id: RecordId::from_bytes([id; RECORD_ID_LEN]),
+            name,
+            record: &[],
+            raw: &[],
+        }
+    }
+
+    fn reason(result: Result<()>) -> String {
+        match result {
+            Ok(()) => "ok".into(),
+            Err(FormatError::Corrupt(reason)) => reason,
+            Err(e) => format!("{e:?}"),
+        }
+    }
+
+    #[test]
+    fn unique_entries_refuse_a_second_name_or_id_and_remember_only_the_accepted() {
+        let mut seen = UniqueEntries::for_entries(0);
+        assert_eq!(
+            reason(seen.check_all(&[entry(1, "a"), entry(2, "b")])),
+            "ok"
+        );
+        // Names compare byte for byte.
+        assert_eq!(reason(seen.check_all(&[entry(3, "A")])), "ok");
+        // A run stops at its first repeat; what comes before it counts.
+        assert_eq!(
+            reason(seen.check_all(&[entry(5, "e"), entry(1, "c"), entry(6, "f")])),
+            "a record id appears twice"
+        );
+        assert_eq!(
+            reason(seen.check_all(&[entry(7, "e")])),
+            "an account name appears twice"
+        );
+        // Both at once: the id is named.
+        assert_eq!(
+            reason(seen.check_all(&[entry(2, "a")])),
+            "a record id appears twice"
+        );
+        // Refused entries, and those after them, were not recorded.
+        assert_eq!(
+            reason(seen.check_all(&[entry(4, "c"), entry(6, "f"), entry(7, "g")])),
+            "ok"
+        );
+        assert_eq!(
+            reason(seen.check_all(&[entry(8, "b")])),
+            "an account name appears twice"
+        );
+    }
+
+    #[test]
+    fn byte_sets_compare_values_whose_fingerprints_collide() {
+        // Fingerprints chosen to collide, as a keyed hash's almost never do.
+        let mut set = ByteSet::with_capacity(0);
+        assert!(set.insert(7, b"a").is_some());
+        assert!(
+            set.insert(7, b"b").is_some(),
+            "another value, same fingerprint"
+        );
+        assert!(set.insert(7, b"a").is_none());
+        assert!(set.insert(7, b"b").is_none());
+        // Taking back a value with a fingerprint of its own drops both...
+        let c = set.insert(9, b"c").expect("new");
+        set.undo(c);
+        assert!(set.insert(9, b"c").is_some());
+        // ...and one whose fingerprint another value has keeps it for that one.
+        let d = set.insert(7, b"d").expect("new");
+        set.undo(d);
+        assert!(set.insert(7, b"a").is_none());
+        assert!(set.insert(7, b"d").is_some());
+    }
+
+    #[test]
+    fn the_smallest_entry_has_min_entry_bytes() {
+        let record = encode_record(&Record {
+            width: MIN_WIDTH,
+            created: 0,
+            rotated: None,
+            username: Sealed {
+                ciphertext: vec![0; MIN_WIDTH],
+                tag: [0; TAG_LEN],
+            },
+            password: Sealed {
+                ciphertext: vec![0; MIN_WIDTH],
+                tag: [0; TAG_LEN],
+            },
+        });
+        let entry = encode_entry(&RecordId::from_bytes([0; RECORD_ID_LEN]), "x", &record);
+        assert_eq!(entry.len(), MIN_ENTRY_BYTES);
+    }
+
+    #[test]
+    fn collect_all_refuses_repeated_names_and_ids_in_store_order() {
+        let record = encode_record(&Record {
+            width: 3,
+            created: 1,
+            rotated: None,
+            username: Sealed {
+                ciphertext: vec![0; 3],
+                tag: [0; TAG_LEN],
+            },
+            password: Sealed {
+                ciphertext: vec![0; 3],
+                tag: [0; TAG_LEN],
+            },
+        });
+        let store = |entries: &[(u8, &str)]| {
+            let raw: Vec<Vec<u8>> = entries
+                .iter()
+                .map(|&(id, name)| {
+                    encode_entry(&RecordId::from_bytes([id; RECORD_ID_LEN]), name, &record)
+                })
+                .collect();
+            encode_store(raw.iter().map(Vec::as_slice))
+        };
+        let read = |bytes: &[u8]| match parse_header(bytes).and_then(|a| a.collect_all()) {
+            Ok(entries) => format!("{} entries", entries.len()),
+            Err(FormatError::Corrupt(reason)) => reason,
+            Err(e) => format!("{e:?}"),
+        };
+        assert_eq!(read(&store(&[(1, "a"), (2, "b")])), "2 entries");
+        assert_eq!(
+            read(&store(&[(1, "a"), (2, "b"), (3, "a")])),
+            "an account name appears twice"
+        );
+        assert_eq!(
+            read(&store(&[(1, "a"), (2, "b"), (1, "c")])),
+            "a record id appears twice"
+        );
+        // The first thing wrong is reported: a repeat before damage.
+        let mut damaged = store(&[(1, "a"), (1, "b"), (2, "c")]);
+        damaged.truncate(damaged.len() - 1);
+        assert_eq!(read(&damaged), "a record id appears twice");
     }
 }

@@ -8,6 +8,7 @@
 
 mod file;
 pub(crate) mod format;
+mod scan;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ use crate::key::{Field, Key, Keys, RecordId};
 use crate::seal::{self, Sealed};
 use crate::{Credentials, Error};
 use format::{Entry, FormatError, Record};
+use scan::{FoundEntry, ScanError};
 
 /// What `list` shows of an account: never a secret.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -142,85 +144,56 @@ impl Store {
         window: usize,
     ) -> Result<(String, Credentials), Error> {
         let mut stream = file::StoreStream::open(&self.path, window)?;
-        let scanned = match self.find_entry(&mut stream, keys.record_id()) {
+        let scanned = match scan::find_entry(&mut stream, keys.record_id()) {
             Ok(found) => Ok(found),
             Err(ScanError::Read(e)) => return Err(e),
             Err(ScanError::Store(e)) => {
                 stream.drain()?;
-                Err(e)
+                Err(self.format_error(e))
             }
         };
         stream.check_private(&self.path)?;
-        let found = scanned?.ok_or_else(|| Error::UnknownRecord {
-            path: self.path.clone(),
-        })?;
-        let record = format::decode_record(&found.record).map_err(|e| self.format_error(e))?;
+        let (found, record) = self.decode_found(scanned?)?;
         file::harden_process();
         let credentials = open_record(&found.id, &found.name, &record, keys)?;
         Ok((found.name, credentials))
     }
 
-    /// Scans every entry of the store for the record id `wanted`: the whole
-    /// store is checked for structure, and a record id that appears twice is
-    /// corruption, not a choice. Reads to the end of the file unless it
-    /// fails.
-    fn find_entry(
+    /// The account a scan found and its decoded record, or
+    /// [`Error::UnknownRecord`] when it found none.
+    fn decode_found(&self, found: Option<FoundEntry>) -> Result<(FoundEntry, Record), Error> {
+        let found = found.ok_or_else(|| Error::UnknownRecord {
+            path: self.path.clone(),
+        })?;
+        let record = format::decode_record(&found.record).map_err(|e| self.format_error(e))?;
+        Ok((found, record))
+    }
+
+    /// What [`Store::recover`] gives when the store's file holds `bytes`
+    /// and is private, read through a window of `window` bytes: the same
+    /// scan over bytes in memory (errors name this store's path). The
+    /// process is not made non-dumpable, which would stop LeakSanitizer.
+    #[cfg(any(test, feature = "test-vectors"))]
+    pub(crate) fn open_account_in(
         &self,
-        stream: &mut file::StoreStream,
-        wanted: RecordId,
-    ) -> Result<Option<FoundEntry>, ScanError> {
-        let store_error = |e| ScanError::Store(self.format_error(e));
-        // The header, then `remaining` entries. A parse that fails before
-        // the window reaches the end of the file is retried on a longer one
-        // (see format::Accounts::resume).
-        let mut remaining = loop {
-            let (window, _, eof) = stream.window();
-            match format::parse_header(window) {
-                Ok(accounts) => {
-                    let (remaining, consumed) = (accounts.remaining(), accounts.consumed());
-                    stream.consume(consumed);
-                    break remaining;
-                }
-                Err(e) if eof => return Err(store_error(e)),
-                Err(_) => stream.fill()?,
-            }
-        };
-        let mut found: Option<FoundEntry> = None;
-        loop {
-            let (window, base, eof) = stream.window();
-            let mut accounts = format::Accounts::resume(window, base, remaining);
-            // The last entry boundary reached in this window.
-            let mut consumed = 0;
-            let failure = loop {
-                match accounts.next_entry() {
-                    Ok(Some(entry)) => {
-                        if entry.id == wanted {
-                            if found.is_some() {
-                                return Err(ScanError::Store(Error::corrupt(
-                                    &self.path,
-                                    "a record id appears twice",
-                                )));
-                            }
-                            found = Some(FoundEntry {
-                                id: entry.id,
-                                name: entry.name.to_owned(),
-                                record: entry.record.to_vec(),
-                            });
-                        }
-                        remaining = accounts.remaining();
-                        consumed = accounts.consumed();
-                    }
-                    // After the last entry and at the end of the file.
-                    Ok(None) => return Ok(found),
-                    Err(e) => break e,
-                }
-            };
-            if eof {
-                return Err(store_error(failure));
-            }
-            stream.consume(consumed);
-            stream.fill()?;
+        bytes: &[u8],
+        window: usize,
+        keys: &Keys,
+    ) -> Result<(String, Credentials), Error> {
+        if bytes.len() as u64 > format::MAX_STORE_BYTES {
+            return Err(Error::corrupt(
+                &self.path,
+                "it is larger than the 64 MiB limit",
+            ));
         }
+        let mut stream = scan::MemoryStream::open(bytes, window);
+        let found = scan::find_entry(&mut stream, keys.record_id()).map_err(|e| match e {
+            ScanError::Read(e) => e,
+            ScanError::Store(e) => self.format_error(e),
+        })?;
+        let (found, record) = self.decode_found(found)?;
+        let credentials = open_record(&found.id, &found.name, &record, keys)?;
+        Ok((found.name, credentials))
     }
 
     /// The credentials the keys open.
@@ -393,29 +366,6 @@ impl Store {
         let encoded = format::encode_store(edit.entries.iter().map(|e| e.raw.as_ref()));
         file::write_atomic(&target, &encoded, &lock)?;
         Ok(out)
-    }
-}
-
-/// The entry a reader looks for, copied out of the window it was found in.
-struct FoundEntry {
-    id: RecordId,
-    name: String,
-    record: Vec<u8>,
-}
-
-/// Why a reader's scan of the store stopped early.
-enum ScanError {
-    /// Reading the file failed, or it grew past the size limit: reported
-    /// as it is, as reading the store whole reports it.
-    Read(Error),
-    /// Something is wrong with the store's content: reported once the rest
-    /// of the file has been read without a `Read` error.
-    Store(Error),
-}
-
-impl From<Error> for ScanError {
-    fn from(e: Error) -> Self {
-        ScanError::Read(e)
     }
 }
 
@@ -668,22 +618,16 @@ mod tests {
 
     #[cfg(unix)]
     /// How recover read the store before it read through a window: whole,
-    /// then checked, then scanned. The windowed reader must agree with it on
-    /// every input, error messages included (permissions aside: the stores
-    /// below are private).
+    /// then checked (structure, and names and record ids that repeat, in
+    /// store order), then searched. The windowed reader must agree with it
+    /// on every input, error messages included (permissions aside: the
+    /// stores below are private).
     fn open_whole(store: &Store, keys: &Keys) -> Result<(String, Credentials), Error> {
         let bytes = file::read_store(&store.path)?;
-        let mut accounts = format::parse_header(&bytes.bytes).map_err(|e| store.format_error(e))?;
-        let wanted = keys.record_id();
-        let mut found = None;
-        while let Some(entry) = accounts.next_entry().map_err(|e| store.format_error(e))? {
-            if entry.id == wanted {
-                if found.is_some() {
-                    return Err(Error::corrupt(&store.path, "a record id appears twice"));
-                }
-                found = Some(entry);
-            }
-        }
+        let entries = format::parse_header(&bytes.bytes)
+            .and_then(|a| a.collect_all())
+            .map_err(|e| store.format_error(e))?;
+        let found = entries.into_iter().find(|e| e.id == keys.record_id());
         let entry = found.ok_or_else(|| Error::UnknownRecord {
             path: store.path.clone(),
         })?;
@@ -702,7 +646,8 @@ mod tests {
 
     #[cfg(unix)]
     /// Writes `bytes` as the store (mode 0600) and checks that every window
-    /// size gives what reading the store whole gives.
+    /// size gives what reading the store whole gives, through the file and
+    /// through the in-memory window the fuzz target uses.
     fn check_windows_agree(store: &Store, keys: &Keys, bytes: &[u8]) {
         use std::os::unix::fs::PermissionsExt;
         std::fs::write(store.path(), bytes).unwrap();
@@ -711,6 +656,11 @@ mod tests {
         for window in [1, 7, 64, 300, file::WINDOW] {
             let got = outcome(store.open_account_windowed(keys, window));
             assert_eq!(got, expected, "window {window}, store {bytes:02x?}");
+            let got = outcome(store.open_account_in(bytes, window, keys));
+            assert_eq!(
+                got, expected,
+                "in memory, window {window}, store {bytes:02x?}"
+            );
         }
     }
 
@@ -761,6 +711,67 @@ mod tests {
         twice.push(&raw[2]);
         twice.push(&[0xff]);
         check_windows_agree(&store, keys, &format::encode_store(twice.into_iter()));
+
+        // Names and record ids that repeat, the wanted account's or not,
+        // alone or with damage after them: every one is refused, whatever
+        // the keys ask for.
+        let entries = format::parse_header(&good).unwrap().collect_all().unwrap();
+        let copy = |id: RecordId, name: &str, of: usize| {
+            format::encode_entry(&id, name, entries[of].record)
+        };
+        let fresh = RecordId::from_bytes([0x5a; 16]);
+        let repeats = [
+            ("the wanted name", copy(fresh, entries[2].name, 2)),
+            ("another name", copy(fresh, entries[0].name, 0)),
+            ("another id", copy(entries[0].id, "renamed", 0)),
+            ("the wanted id", copy(entries[2].id, "renamed", 2)),
+        ];
+        for (what, repeat) in &repeats {
+            for damaged in [false, true] {
+                let mut all: Vec<&[u8]> = raw.iter().map(Vec::as_slice).collect();
+                all.insert(1, repeat);
+                if damaged {
+                    all.push(&[0xff]);
+                }
+                let bytes = format::encode_store(all.into_iter());
+                check_windows_agree(&store, keys, &bytes);
+                let got = outcome(store.open_account_windowed(keys, 64));
+                assert!(got.contains("appears twice"), "{what}: {got}");
+            }
+        }
+
+        // Heads not in their shortest form: the accounts array's length,
+        // the wanted record's width, another record's length.
+        let accounts_head = good.windows(9).position(|w| w == b"\x68accounts").unwrap() + 9;
+        assert_eq!(good[accounts_head], 0x84);
+        let long_count = [
+            &good[..accounts_head],
+            &[0x98, 4],
+            &good[accounts_head + 1..],
+        ]
+        .concat();
+        let long_width = {
+            let record = entries[2].record;
+            let at = record.windows(6).position(|w| w == b"\x65width").unwrap() + 6;
+            let record = [&record[..at], &[0x19, 0x00], &record[at + 1..]].concat();
+            let mut all: Vec<Vec<u8>> = raw.clone();
+            all[2] = format::encode_entry(&entries[2].id, entries[2].name, &record);
+            format::encode_store(all.iter().map(Vec::as_slice))
+        };
+        let long_record = {
+            let mut entry = raw[1].clone();
+            let at = 1 + 17 + 1 + entries[1].name.len();
+            assert_eq!(entry[at], 0x58);
+            entry.splice(at..at + 1, [0x59, 0x00]);
+            let mut all: Vec<Vec<u8>> = raw.clone();
+            all[1] = entry;
+            format::encode_store(all.iter().map(Vec::as_slice))
+        };
+        for bytes in [long_count, long_width, long_record] {
+            check_windows_agree(&store, keys, &bytes);
+            let got = outcome(store.open_account_windowed(keys, 64));
+            assert!(got.contains("non-canonical CBOR"), "{got}");
+        }
     }
 
     #[cfg(unix)]
