@@ -347,21 +347,10 @@ impl Store {
                 .map_err(|e| self.format_error(e))?,
             None => Vec::new(),
         };
+        // collect_all has refused repeated names and record ids.
         let mut edit = Edit {
             entries: entries.iter().map(EditEntry::kept).collect(),
         };
-        {
-            let mut ids = HashSet::with_capacity(edit.entries.len());
-            let mut names = HashSet::with_capacity(edit.entries.len());
-            for e in &edit.entries {
-                if !ids.insert(e.id) {
-                    return Err(Error::corrupt(&self.path, "a record id appears twice"));
-                }
-                if !names.insert(e.name.as_str()) {
-                    return Err(Error::corrupt(&self.path, "an account name appears twice"));
-                }
-            }
-        }
         let out = change(&mut edit)?;
         let encoded = format::encode_store(edit.entries.iter().map(|e| e.raw.as_ref()));
         file::write_atomic(&target, &encoded, &lock)?;
