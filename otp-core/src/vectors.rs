@@ -116,6 +116,17 @@ pub fn encode_store_raw(accounts: &[RawAccount<'_>]) -> Vec<u8> {
     format::encode_store(entries.iter().map(Vec::as_slice))
 }
 
+/// Encodes a store from its entries as given: for each its record id, its
+/// name and the bytes of its record, which may be anything (for the vectors
+/// whose records no conforming writer produces).
+pub fn encode_store_entries(entries: &[([u8; 16], &str, &[u8])]) -> Vec<u8> {
+    let entries: Vec<Vec<u8>> = entries
+        .iter()
+        .map(|&(id, name, record)| format::encode_entry(&RecordId::from_bytes(id), name, record))
+        .collect();
+    format::encode_store(entries.iter().map(Vec::as_slice))
+}
+
 /// An account given by its sealed parts, for [`encode_store_raw`].
 pub struct RawAccount<'a> {
     /// The account name.
