@@ -12,7 +12,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashSet;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::hash::{BuildHasher, Hasher};
 
 use ciborium_ll::{Decoder, Encoder, Header};
 
@@ -327,9 +327,9 @@ impl<'a> Accounts<'a> {
     }
 
     /// The next account entry, or `None` after the last, when the input must
-    /// also have ended. Checks the entry alone: a reader passes each one to
-    /// [`UniqueEntries::check`] too (as [`Accounts::collect_all`] does), for
-    /// the rules that span entries.
+    /// also have ended. Checks the entry alone: a reader checks the rule
+    /// that spans entries with [`UniqueEntries`] too, as
+    /// [`Accounts::collect_all`] does.
     pub(crate) fn next_entry(&mut self) -> Result<Option<Entry<'a>>> {
         if self.remaining == 0 {
             if !self.cursor.at_end() {
@@ -360,20 +360,26 @@ impl<'a> Accounts<'a> {
     }
 
     /// Every remaining entry, validated to the end of the input, none with
-    /// the name or record id of another.
+    /// the name or record id of another. A name or id that repeats is
+    /// reported before anything wrong after it, as a reader that checked
+    /// each entry as it went would.
     pub(crate) fn collect_all(mut self) -> Result<Vec<Entry<'a>>> {
         let left = self.cursor.bytes.len() - self.cursor.pos;
         let mut seen = UniqueEntries::for_entries(self.remaining.min(left / MIN_ENTRY_BYTES));
         let mut all = Vec::new();
         let end = loop {
             match self.next_entry() {
-                Ok(Some(entry)) => all.push(entry),
+                Ok(Some(entry)) => {
+                    seen.add(&entry);
+                    all.push(entry);
+                }
                 Ok(None) => break Ok(()),
                 Err(e) => break Err(e),
             }
         };
-        // The entries before what ended the parse come first.
-        seen.check_all(&all)?;
+        if !seen.all_distinct() {
+            check_unique(&all)?;
+        }
         end.map(|()| all)
     }
 }
@@ -382,167 +388,96 @@ impl<'a> Accounts<'a> {
 /// and a record of width 3 (checked by a test).
 const MIN_ENTRY_BYTES: usize = 110;
 
-/// The names and record ids of the entries read so far, so that one met a
-/// second time is refused. Names must be unique because `list`, `remove`
+/// The rule that no account name and no record id appears twice in a store,
+/// checked by every reader. Names must be unique because `list`, `remove`
 /// and `replace` address accounts by name; record ids because keys address
 /// records by id. A store that broke either rule would mean different
 /// things to a reader that stops at the first match and to one that stops
-/// at the last, so every reader refuses it, wherever it looks.
+/// at the last.
+///
+/// As the entries are read, each id and name is reduced to a fingerprint,
+/// std's SipHash under a key drawn at random for each reader
+/// ([`RandomState`]), and only the fingerprints are kept: 16 bytes an
+/// account, so that `recover`, which scans the store through a window, need
+/// not hold its ids and names. Once every entry is read (or the parse has
+/// stopped at something wrong), the fingerprints are sorted and:
+///
+/// - if no two are equal, no id and no name repeats: the usual case, which
+///   this decides alone;
+/// - if two are equal, an id or a name repeats, or two fingerprints
+///   collide, which happens about once in 2^64 pairs and which whoever
+///   writes the store cannot aim for (the key is secret and new for each
+///   reader). Then [`check_unique`] decides on the entries themselves: a
+///   reader that holds them all calls it, and `recover` reads the store
+///   again, whole, to call it.
+///
+/// Sorting a flat array, not inserting into a hash set as each entry is
+/// read: on a store of 100,000 accounts the set's tables outgrew the CPU's
+/// cache, and `recover` spent more time in cache misses than in parsing,
+/// plus the page faults of sets three times the array's size. No input
+/// makes the sort slower than n log n, and the most a store can do is make
+/// `recover` read it twice (as one whose names repeat does), so the check
+/// cannot be turned into a denial of service.
 pub(crate) struct UniqueEntries {
-    ids: ByteSet,
-    names: ByteSet,
+    ids: RandomState,
+    names: RandomState,
+    fingerprints: Vec<u64>,
 }
 
 impl UniqueEntries {
     /// For a scan of up to `claimed` entries (what an accounts array's head
     /// says, already checked against the bytes that hold it): room for that
     /// many is made at once, as far as a store within the size limit can
-    /// hold them, rather than by growing the sets as a large store is read.
+    /// hold them.
     pub(crate) fn for_entries(claimed: usize) -> Self {
-        let capacity = claimed.min(MAX_STORE_BYTES as usize / MIN_ENTRY_BYTES);
+        let claimed = claimed.min(MAX_STORE_BYTES as usize / MIN_ENTRY_BYTES);
         UniqueEntries {
-            ids: ByteSet::with_capacity(capacity),
-            names: ByteSet::with_capacity(capacity),
+            ids: RandomState::new(),
+            names: RandomState::new(),
+            fingerprints: Vec::with_capacity(2 * claimed),
         }
     }
 
-    /// Records `entries`, the next ones of the store in order, or refuses
-    /// the first that has the record id or the name of an entry before it
-    /// (the id is checked first); the entries before that one are recorded,
-    /// that one and those after it are not.
-    ///
-    /// Readers check a run of entries once they are parsed, not each one as
-    /// it is: the sets are larger than the CPU's cache, and reaching into
-    /// them between entries pushed the bytes being parsed out of it, which
-    /// doubled the time `recover` took on a store of 100,000 accounts. For
-    /// the same reason the fingerprints of a run are taken before any is
-    /// looked up.
-    pub(crate) fn check_all(&mut self, entries: &[Entry<'_>]) -> Result<()> {
-        let fingerprints: Vec<(u64, u64)> = entries
-            .iter()
-            .map(|e| {
-                let id = self.ids.fingerprint(e.id.as_bytes());
-                (id, self.names.fingerprint(e.name.as_bytes()))
-            })
-            .collect();
-        for (entry, &(id, name)) in entries.iter().zip(&fingerprints) {
-            let Some(id) = self.ids.insert(id, entry.id.as_bytes()) else {
-                return corrupt("a record id appears twice");
-            };
-            if self.names.insert(name, entry.name.as_bytes()).is_none() {
-                self.ids.undo(id);
-                return corrupt("an account name appears twice");
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A set of byte strings, built for `recover`'s scan of every entry of a
-/// large store. Values are found by a fingerprint: std's SipHash of the
-/// value under a key drawn at random for each set ([`RandomState`]), so
-/// that whoever writes the store cannot choose values whose fingerprints
-/// collide and make the scan quadratic; being a keyed hash already, the
-/// fingerprint is its own hash in the index. A fingerprint is not the
-/// value, so the values are kept too, one after another in one buffer (the
-/// scan lets each window of the file go, so the set must own them, and one
-/// buffer spares an allocation per value), and a fingerprint seen before
-/// is confirmed by a search of them. That search is linear, and cheap all
-/// the same: only a repeated value (which ends the scan) or a 64-bit
-/// collision of a keyed hash (which nobody can aim for) leads to it.
-struct ByteSet {
-    keys: RandomState,
-    fingerprints: HashSet<u64, BuildHasherDefault<Prehashed>>,
-    /// Each value as its length (2 bytes, little-endian) and its bytes.
-    values: Vec<u8>,
-}
-
-/// What [`ByteSet::insert`] changed, for [`ByteSet::undo`].
-struct Inserted {
-    /// The value's fingerprint, when no other value had it.
-    fingerprint: Option<u64>,
-    /// The length of `values` before.
-    values: usize,
-}
-
-impl ByteSet {
-    fn with_capacity(capacity: usize) -> Self {
-        ByteSet {
-            keys: RandomState::new(),
-            fingerprints: HashSet::with_capacity_and_hasher(capacity, Default::default()),
-            values: Vec::new(),
-        }
-    }
-
-    /// Adds `value` (at most 65,535 bytes); `None` when it was in the set.
-    fn fingerprint(&self, value: &[u8]) -> u64 {
-        // The bytes alone, without the length `Hash for [u8]` would add:
-        // each set holds one kind of value, and equal fingerprints are
-        // compared anyway.
-        let mut hasher = self.keys.build_hasher();
-        hasher.write(value);
-        hasher.finish()
-    }
-
-    /// Adds `value` (at most 65,535 bytes), whose fingerprint is
-    /// `fingerprint`; `None` when it was in the set.
-    fn insert(&mut self, fingerprint: u64, value: &[u8]) -> Option<Inserted> {
-        let new = self.fingerprints.insert(fingerprint);
-        if !new && self.search(value) {
-            return None;
-        }
-        let inserted = Inserted {
-            fingerprint: new.then_some(fingerprint),
-            values: self.values.len(),
+    /// Takes the fingerprints of `entry`'s record id and name.
+    pub(crate) fn add(&mut self, entry: &Entry<'_>) {
+        // The bytes alone, without the length prefix `Hash for [u8]` adds:
+        // equal fingerprints are compared anyway.
+        let fingerprint = |keys: &RandomState, value: &[u8]| {
+            let mut hasher = keys.build_hasher();
+            hasher.write(value);
+            hasher.finish()
         };
-        let len = u16::try_from(value.len()).expect("names and record ids are short");
-        self.values.extend_from_slice(&len.to_le_bytes());
-        self.values.extend_from_slice(value);
-        Some(inserted)
+        self.fingerprints
+            .push(fingerprint(&self.ids, entry.id.as_bytes()));
+        self.fingerprints
+            .push(fingerprint(&self.names, entry.name.as_bytes()));
     }
 
-    /// Takes back the value just inserted.
-    fn undo(&mut self, inserted: Inserted) {
-        if let Some(fingerprint) = inserted.fingerprint {
-            self.fingerprints.remove(&fingerprint);
-        }
-        self.values.truncate(inserted.values);
-    }
-
-    fn search(&self, value: &[u8]) -> bool {
-        let mut rest = &self.values[..];
-        while let Some((len, tail)) = rest.split_first_chunk::<2>() {
-            let (held, tail) = tail.split_at(usize::from(u16::from_le_bytes(*len)));
-            if held == value {
-                return true;
-            }
-            rest = tail;
-        }
-        false
+    /// True when no two fingerprints taken are equal, so that no name and
+    /// no record id of those entries repeats; false when the entries must
+    /// be compared with [`check_unique`]. Sorts the fingerprints: call it
+    /// once, when every entry there is has been added.
+    pub(crate) fn all_distinct(&mut self) -> bool {
+        self.fingerprints.sort_unstable();
+        !self.fingerprints.windows(2).any(|pair| pair[0] == pair[1])
     }
 }
 
-/// The hasher of [`ByteSet`]'s index, whose keys are fingerprints: keyed
-/// SipHash values already, uniformly distributed to whoever lacks the key,
-/// so they are their own hash.
-#[derive(Default)]
-struct Prehashed(u64);
-
-impl Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write_u64(&mut self, fingerprint: u64) {
-        self.0 = fingerprint;
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Not reached: the index hashes u64 keys only.
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+/// Refuses the first of `entries`, in order, that has the record id or the
+/// name of an entry before it (the id is looked at first). Exact, and only
+/// called when [`UniqueEntries::all_distinct`] found two fingerprints equal.
+pub(crate) fn check_unique(entries: &[Entry<'_>]) -> Result<()> {
+    let mut ids = HashSet::with_capacity(entries.len());
+    let mut names = HashSet::with_capacity(entries.len());
+    for entry in entries {
+        if !ids.insert(entry.id) {
+            return corrupt("a record id appears twice");
+        }
+        if !names.insert(entry.name) {
+            return corrupt("an account name appears twice");
         }
     }
+    Ok(())
 }
 
 /// Checks an account name: 1 to 256 bytes of UTF-8 with no control characters,
@@ -872,60 +807,48 @@ mod tests {
         }
     }
 
-    #[test]
-    fn unique_entries_refuse_a_second_name_or_id_and_remember_only_the_accepted() {
-        let mut seen = UniqueEntries::for_entries(0);
-        assert_eq!(
-            reason(seen.check_all(&[entry(1, "a"), entry(2, "b")])),
-            "ok"
-        );
-        // Names compare byte for byte.
-        assert_eq!(reason(seen.check_all(&[entry(3, "A")])), "ok");
-        // A run stops at its first repeat; what comes before it counts.
-        assert_eq!(
-            reason(seen.check_all(&[entry(5, "e"), entry(1, "c"), entry(6, "f")])),
-            "a record id appears twice"
-        );
-        assert_eq!(
-            reason(seen.check_all(&[entry(7, "e")])),
-            "an account name appears twice"
-        );
-        // Both at once: the id is named.
-        assert_eq!(
-            reason(seen.check_all(&[entry(2, "a")])),
-            "a record id appears twice"
-        );
-        // Refused entries, and those after them, were not recorded.
-        assert_eq!(
-            reason(seen.check_all(&[entry(4, "c"), entry(6, "f"), entry(7, "g")])),
-            "ok"
-        );
-        assert_eq!(
-            reason(seen.check_all(&[entry(8, "b")])),
-            "an account name appears twice"
-        );
+    fn distinct(entries: &[Entry<'_>]) -> bool {
+        let mut seen = UniqueEntries::for_entries(entries.len());
+        for entry in entries {
+            seen.add(entry);
+        }
+        seen.all_distinct()
     }
 
     #[test]
-    fn byte_sets_compare_values_whose_fingerprints_collide() {
-        // Fingerprints chosen to collide, as a keyed hash's almost never do.
-        let mut set = ByteSet::with_capacity(0);
-        assert!(set.insert(7, b"a").is_some());
-        assert!(
-            set.insert(7, b"b").is_some(),
-            "another value, same fingerprint"
+    fn fingerprints_tell_distinct_entries_from_repeats() {
+        let ok = [entry(1, "a"), entry(2, "b"), entry(3, "A"), entry(4, "ab")];
+        assert!(distinct(&ok));
+        assert!(distinct(&[]));
+        // A name or an id again, anywhere; names compare byte for byte.
+        assert!(!distinct(&[entry(1, "a"), entry(2, "b"), entry(3, "a")]));
+        assert!(!distinct(&[entry(1, "a"), entry(2, "b"), entry(1, "c")]));
+        // The two kinds are fingerprinted under different keys: an id whose
+        // bytes spell a name of another entry is not a repeat.
+        let id_as_name = std::str::from_utf8(&[b'i'; RECORD_ID_LEN]).unwrap();
+        assert!(distinct(&[entry(b'i', "x"), entry(2, id_as_name)]));
+    }
+
+    #[test]
+    fn check_unique_names_the_first_repeat_in_order() {
+        assert_eq!(reason(check_unique(&[entry(1, "a"), entry(2, "b")])), "ok");
+        assert_eq!(
+            reason(check_unique(&[entry(1, "a"), entry(2, "b"), entry(3, "a")])),
+            "an account name appears twice"
         );
-        assert!(set.insert(7, b"a").is_none());
-        assert!(set.insert(7, b"b").is_none());
-        // Taking back a value with a fingerprint of its own drops both...
-        let c = set.insert(9, b"c").expect("new");
-        set.undo(c);
-        assert!(set.insert(9, b"c").is_some());
-        // ...and one whose fingerprint another value has keeps it for that one.
-        let d = set.insert(7, b"d").expect("new");
-        set.undo(d);
-        assert!(set.insert(7, b"a").is_none());
-        assert!(set.insert(7, b"d").is_some());
+        assert_eq!(
+            reason(check_unique(&[entry(1, "a"), entry(2, "b"), entry(1, "c")])),
+            "a record id appears twice"
+        );
+        // The earlier repeat is named, and of one entry the id first.
+        assert_eq!(
+            reason(check_unique(&[entry(1, "a"), entry(2, "a"), entry(1, "c")])),
+            "an account name appears twice"
+        );
+        assert_eq!(
+            reason(check_unique(&[entry(1, "a"), entry(1, "a")])),
+            "a record id appears twice"
+        );
     }
 
     #[test]
@@ -989,5 +912,14 @@ mod tests {
         let mut damaged = store(&[(1, "a"), (1, "b"), (2, "c")]);
         damaged.truncate(damaged.len() - 1);
         assert_eq!(read(&damaged), "a record id appears twice");
+        // And damage before a repeat: the entry that would repeat is not
+        // read.
+        let mut damaged = store(&[(1, "a"), (2, "b"), (1, "c")]);
+        damaged.truncate(damaged.len() - 1);
+        assert!(
+            read(&damaged).starts_with("an account record claims"),
+            "{}",
+            read(&damaged)
+        );
     }
 }

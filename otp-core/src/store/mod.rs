@@ -144,13 +144,22 @@ impl Store {
         window: usize,
     ) -> Result<(String, Credentials), Error> {
         let mut stream = file::StoreStream::open(&self.path, window)?;
-        let scanned = match scan::find_entry(&mut stream, keys.record_id()) {
+        let mut scanned = scan::find_entry(&mut stream, keys.record_id());
+        if let Err(ScanError::Rescan) = scanned {
+            // A name or record id may repeat: read the store again, now
+            // whole, so that the entries can be compared.
+            stream = file::StoreStream::open(&self.path, window)?;
+            scan::read_to_end(&mut stream)?;
+            scanned = scan::find_entry(&mut stream, keys.record_id());
+        }
+        let scanned = match scanned {
             Ok(found) => Ok(found),
             Err(ScanError::Read(e)) => return Err(e),
             Err(ScanError::Store(e)) => {
                 stream.drain()?;
                 Err(self.format_error(e))
             }
+            Err(ScanError::Rescan) => unreachable!("a scan of the whole store in one window"),
         };
         stream.check_private(&self.path)?;
         let (found, record) = self.decode_found(scanned?)?;
@@ -187,9 +196,16 @@ impl Store {
             ));
         }
         let mut stream = scan::MemoryStream::open(bytes, window);
-        let found = scan::find_entry(&mut stream, keys.record_id()).map_err(|e| match e {
+        let mut scanned = scan::find_entry(&mut stream, keys.record_id());
+        if let Err(ScanError::Rescan) = scanned {
+            stream = scan::MemoryStream::open(bytes, window);
+            scan::read_to_end(&mut stream)?;
+            scanned = scan::find_entry(&mut stream, keys.record_id());
+        }
+        let found = scanned.map_err(|e| match e {
             ScanError::Read(e) => e,
             ScanError::Store(e) => self.format_error(e),
+            ScanError::Rescan => unreachable!("a scan of the whole store in one window"),
         })?;
         let (found, record) = self.decode_found(found)?;
         let credentials = open_record(&found.id, &found.name, &record, keys)?;
@@ -760,6 +776,44 @@ mod tests {
             check_windows_agree(&store, keys, &bytes);
             let got = outcome(store.open_account_windowed(keys, 64));
             assert!(got.contains("non-canonical CBOR"), "{got}");
+        }
+    }
+
+    /// The in-memory window at every size from one byte to the whole store
+    /// gives what a whole read gives, so no entry boundary, end of the
+    /// accounts array or repeat is missed where a window happens to end.
+    #[cfg(unix)]
+    #[test]
+    fn every_window_size_agrees_with_a_whole_read() {
+        let (_dir, store) = private_store();
+        let accounts: Vec<(String, Credentials)> = (0..3)
+            .map(|i| (format!("a{i}"), creds(&format!("u{i}"), "")))
+            .collect();
+        let keys = store
+            .secure_batch(accounts.iter().map(|(n, c)| (n.as_str(), c)), 4)
+            .unwrap();
+        let good = std::fs::read(store.path()).unwrap();
+        let entries = format::parse_header(&good).unwrap().collect_all().unwrap();
+        let raw: Vec<&[u8]> = entries.iter().map(|e| e.raw).collect();
+        let renamed = format::encode_entry(&entries[0].id, "other", entries[0].record);
+        let stores = [
+            good.clone(),
+            [&good[..], &[0]].concat(),
+            good[..good.len() - 1].to_vec(),
+            format::encode_store([raw[0], raw[1], raw[2], raw[1]].into_iter()),
+            format::encode_store([raw[0], raw[1], raw[2], &renamed].into_iter()),
+        ];
+        for bytes in &stores {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::write(store.path(), bytes).unwrap();
+            std::fs::set_permissions(store.path(), std::fs::Permissions::from_mode(0o600)).unwrap();
+            for keys in [&keys[0], &keys[2]] {
+                let expected = outcome(open_whole(&store, keys));
+                for window in 1..=bytes.len() + 1 {
+                    let got = outcome(store.open_account_in(bytes, window, keys));
+                    assert_eq!(got, expected, "window {window}, store {bytes:02x?}");
+                }
+            }
         }
     }
 

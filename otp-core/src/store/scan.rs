@@ -4,7 +4,7 @@
 //!
 //! The scan is written against [`Window`] rather than the file, so that the
 //! `test-vectors` feature can run the very same code over bytes in memory
-//! with any window size ([`MemoryStream`]): that is how the unit tests
+//! with any window size (`MemoryStream`): that is how the unit tests
 //! compare it with whole reads and how the `store_recover` fuzz target
 //! drives it.
 
@@ -56,6 +56,10 @@ pub(super) enum ScanError {
     /// Something is wrong with the store's content: reported once the rest
     /// of the file has been read without a `Read` error.
     Store(FormatError),
+    /// A name or record id may appear twice (two fingerprints are equal),
+    /// and the entries to compare are no longer held: scan the store again
+    /// in one window ([`read_to_end`]), where they are.
+    Rescan,
 }
 
 impl From<Error> for ScanError {
@@ -64,12 +68,23 @@ impl From<Error> for ScanError {
     }
 }
 
+/// Fills `stream`'s window with the rest of the store, so that a scan of it
+/// holds every entry at once and never asks for [`ScanError::Rescan`].
+pub(super) fn read_to_end(stream: &mut impl Window) -> Result<(), Error> {
+    while !stream.window().2 {
+        stream.fill()?;
+    }
+    Ok(())
+}
+
 /// Scans every entry of the store for the record id `wanted`. The whole
 /// store is checked for structure, and for names and record ids that
 /// appear twice, whichever account is wanted: a reader that stopped at its
 /// account, or only compared ids with the wanted one, would open accounts
 /// that `list` and the writers refuse. Reads to the end of the store
-/// unless it fails.
+/// unless it fails, and gives what reading the store whole and then
+/// checking it gives (see `format::Accounts::collect_all`), or
+/// [`ScanError::Rescan`], never when the window held the whole store.
 pub(super) fn find_entry(
     stream: &mut impl Window,
     wanted: RecordId,
@@ -91,16 +106,20 @@ pub(super) fn find_entry(
     };
     let mut seen = UniqueEntries::for_entries(remaining);
     let mut found: Option<FoundEntry> = None;
+    // Whether the window holds every entry read so far: none was let go
+    // with an earlier window.
+    let mut holds_all = true;
     loop {
         let (window, base, eof) = stream.window();
         let mut accounts = format::Accounts::resume(window, base, remaining);
-        // The entries read whole from this window, and the last entry
-        // boundary reached in it.
+        // The entries read whole from this window, kept while they may be
+        // every entry of the store; and the last entry boundary reached.
         let mut entries = Vec::new();
         let mut consumed = 0;
         let end = loop {
             match accounts.next_entry() {
                 Ok(Some(entry)) => {
+                    seen.add(&entry);
                     if entry.id == wanted {
                         found = Some(FoundEntry {
                             id: entry.id,
@@ -108,23 +127,33 @@ pub(super) fn find_entry(
                             record: entry.record.to_vec(),
                         });
                     }
-                    entries.push(entry);
+                    if holds_all {
+                        entries.push(entry);
+                    }
                     remaining = accounts.remaining();
                     consumed = accounts.consumed();
                 }
-                // After the last entry and at the end of the store.
+                // After the last entry and at the end of the window, which
+                // is the end of the store only at `eof`.
                 Ok(None) => break None,
                 Err(e) => break Some(e),
             }
         };
-        // Final whatever the window, as these entries were read whole; and
-        // reported first, as they come before what ended the parse.
-        seen.check_all(&entries).map_err(ScanError::Store)?;
-        match end {
-            None => return Ok(found),
-            Some(failure) if eof => return Err(ScanError::Store(failure)),
-            Some(_) => {}
+        if eof {
+            // The end of the store, or the first thing wrong with it: a
+            // name or id that repeats before it comes first.
+            if !seen.all_distinct() {
+                if !holds_all {
+                    return Err(ScanError::Rescan);
+                }
+                format::check_unique(&entries).map_err(ScanError::Store)?;
+            }
+            return match end {
+                None => Ok(found),
+                Some(failure) => Err(ScanError::Store(failure)),
+            };
         }
+        holds_all &= consumed == 0;
         stream.consume(consumed);
         stream.fill()?;
     }
