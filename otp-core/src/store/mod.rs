@@ -779,9 +779,10 @@ mod tests {
         }
     }
 
-    /// The in-memory window at every size from one byte to the whole store
-    /// gives what a whole read gives, so no entry boundary, end of the
-    /// accounts array or repeat is missed where a window happens to end.
+    /// A window of every size from one byte to the whole store, over the
+    /// file and in memory, gives what a whole read gives, so no entry
+    /// boundary, end of the accounts array or repeat is missed where a
+    /// window happens to end.
     #[cfg(unix)]
     #[test]
     fn every_window_size_agrees_with_a_whole_read() {
@@ -812,6 +813,8 @@ mod tests {
                 for window in 1..=bytes.len() + 1 {
                     let got = outcome(store.open_account_in(bytes, window, keys));
                     assert_eq!(got, expected, "window {window}, store {bytes:02x?}");
+                    let got = outcome(store.open_account_windowed(keys, window));
+                    assert_eq!(got, expected, "file, window {window}, store {bytes:02x?}");
                 }
             }
         }
