@@ -820,6 +820,42 @@ mod tests {
         }
     }
 
+    /// Every reader and every writer refuses a store whose names or record
+    /// ids repeat, and the writers leave it as it was.
+    #[cfg(unix)]
+    #[test]
+    fn readers_and_writers_refuse_a_store_whose_names_or_ids_repeat() {
+        use std::os::unix::fs::PermissionsExt;
+        let (_dir, store) = private_store();
+        let (a, b) = (creds("ua", "pa"), creds("ub", "pb"));
+        let keys = store.secure_batch([("a", &a), ("b", &b)], 25).unwrap();
+        let good = std::fs::read(store.path()).unwrap();
+        let entries = format::parse_header(&good).unwrap().collect_all().unwrap();
+        let (first, second) = (&entries[0], &entries[1]);
+        let name_twice = format::encode_entry(&second.id, first.name, second.record);
+        let id_twice = format::encode_entry(&first.id, second.name, second.record);
+        for (repeat, reason) in [
+            (name_twice, "an account name appears twice"),
+            (id_twice, "a record id appears twice"),
+        ] {
+            let bytes = format::encode_store([first.raw, &repeat[..]].into_iter());
+            std::fs::write(store.path(), &bytes).unwrap();
+            std::fs::set_permissions(store.path(), std::fs::Permissions::from_mode(0o600)).unwrap();
+            let refused = |what: &str, result: Result<(), Error>| match result {
+                Err(Error::StoreCorrupt { reason: r, .. }) => assert_eq!(r, reason, "{what}"),
+                other => panic!("{what}: {other:?}, expected {reason}"),
+            };
+            refused("list", store.accounts().map(drop));
+            refused("recover", store.recover(&keys[0]).map(drop));
+            refused("verify", store.verify(&keys[1]).map(drop));
+            refused("secure", store.secure_account("c", &a, 25).map(drop));
+            refused("replace", store.replace("a", &a, 25).map(drop));
+            refused("rotate", store.rotate(&keys[0]).map(drop));
+            refused("remove", store.remove("a"));
+            assert_eq!(std::fs::read(store.path()).unwrap(), bytes);
+        }
+    }
+
     #[cfg(unix)]
     #[test]
     fn damaged_store_readable_by_others_is_refused_as_insecure() {
