@@ -143,15 +143,8 @@ impl Store {
         keys: &Keys,
         window: usize,
     ) -> Result<(String, Credentials), Error> {
-        let mut stream = file::StoreStream::open(&self.path, window)?;
-        let mut scanned = scan::find_entry(&mut stream, keys.record_id());
-        if let Err(ScanError::Rescan) = scanned {
-            // A name or record id may repeat: read the store again, now
-            // whole, so that the entries can be compared.
-            stream = file::StoreStream::open(&self.path, window)?;
-            scan::read_to_end(&mut stream)?;
-            scanned = scan::find_entry(&mut stream, keys.record_id());
-        }
+        let open = || file::StoreStream::open(&self.path, window);
+        let (mut stream, scanned) = scan::find_entry(open, keys.record_id())?;
         let scanned = match scanned {
             Ok(found) => Ok(found),
             Err(ScanError::Read(e)) => return Err(e),
@@ -159,7 +152,6 @@ impl Store {
                 stream.drain()?;
                 Err(self.format_error(e))
             }
-            Err(ScanError::Rescan) => unreachable!("a scan of the whole store in one window"),
         };
         stream.check_private(&self.path)?;
         let (found, record) = self.decode_found(scanned?)?;
@@ -195,17 +187,11 @@ impl Store {
                 "it is larger than the 64 MiB limit",
             ));
         }
-        let mut stream = scan::MemoryStream::open(bytes, window);
-        let mut scanned = scan::find_entry(&mut stream, keys.record_id());
-        if let Err(ScanError::Rescan) = scanned {
-            stream = scan::MemoryStream::open(bytes, window);
-            scan::read_to_end(&mut stream)?;
-            scanned = scan::find_entry(&mut stream, keys.record_id());
-        }
+        let open = || Ok(scan::MemoryStream::open(bytes, window));
+        let (_, scanned) = scan::find_entry(open, keys.record_id())?;
         let found = scanned.map_err(|e| match e {
             ScanError::Read(e) => e,
             ScanError::Store(e) => self.format_error(e),
-            ScanError::Rescan => unreachable!("a scan of the whole store in one window"),
         })?;
         let (found, record) = self.decode_found(found)?;
         let credentials = open_record(&found.id, &found.name, &record, keys)?;

@@ -56,9 +56,15 @@ pub(super) enum ScanError {
     /// Something is wrong with the store's content: reported once the rest
     /// of the file has been read without a `Read` error.
     Store(FormatError),
+}
+
+/// How one pass over the store ended.
+enum Pass {
+    /// With the wanted entry, if the store has it.
+    Done(Option<FoundEntry>),
     /// A name or record id may appear twice (two fingerprints are equal),
-    /// and the entries to compare are no longer held: scan the store again
-    /// in one window ([`read_to_end`]), where they are.
+    /// and the entries to compare were let go with earlier windows: the
+    /// store must be scanned again in one window, where they are all held.
     Rescan,
 }
 
@@ -68,27 +74,43 @@ impl From<Error> for ScanError {
     }
 }
 
-/// Fills `stream`'s window with the rest of the store, so that a scan of it
-/// holds every entry at once and never asks for [`ScanError::Rescan`].
-pub(super) fn read_to_end(stream: &mut impl Window) -> Result<(), Error> {
+/// Scans every entry of the store that `open` opens for the record id
+/// `wanted`. The whole store is checked for structure, and for names and
+/// record ids that appear twice, whichever account is wanted: a reader
+/// that stopped at its account, or only compared ids with the wanted one,
+/// would open accounts that `list` and the writers refuse. Reads to the end
+/// of the store unless it fails, and finds what reading the store whole
+/// and then checking it finds (`format::Accounts::collect_all`).
+///
+/// The store is opened a second time, and read whole, only when a name or
+/// record id may repeat (see `format::UniqueEntries`). Gives the stream
+/// scanned last, for what the caller checks on it afterwards, and what the
+/// scan found.
+pub(super) fn find_entry<W: Window>(
+    mut open: impl FnMut() -> Result<W, Error>,
+    wanted: RecordId,
+) -> Result<(W, Result<Option<FoundEntry>, ScanError>), Error> {
+    let mut stream = open()?;
+    match scan(&mut stream, wanted) {
+        Ok(Pass::Done(found)) => return Ok((stream, Ok(found))),
+        Err(e) => return Ok((stream, Err(e))),
+        Ok(Pass::Rescan) => {}
+    }
+    let mut stream = open()?;
     while !stream.window().2 {
         stream.fill()?;
     }
-    Ok(())
+    let found = match scan(&mut stream, wanted) {
+        Ok(Pass::Done(found)) => Ok(found),
+        Err(e) => Err(e),
+        Ok(Pass::Rescan) => unreachable!("a scan of a store held in one window"),
+    };
+    Ok((stream, found))
 }
 
-/// Scans every entry of the store for the record id `wanted`. The whole
-/// store is checked for structure, and for names and record ids that
-/// appear twice, whichever account is wanted: a reader that stopped at its
-/// account, or only compared ids with the wanted one, would open accounts
-/// that `list` and the writers refuse. Reads to the end of the store
-/// unless it fails, and gives what reading the store whole and then
-/// checking it gives (see `format::Accounts::collect_all`), or
-/// [`ScanError::Rescan`], never when the window held the whole store.
-pub(super) fn find_entry(
-    stream: &mut impl Window,
-    wanted: RecordId,
-) -> Result<Option<FoundEntry>, ScanError> {
+/// One pass of [`find_entry`], or [`Pass::Rescan`] (never when the window
+/// holds the whole store).
+fn scan(stream: &mut impl Window, wanted: RecordId) -> Result<Pass, ScanError> {
     // The header, then `remaining` entries. A parse that fails before the
     // window reaches the end of the store is retried on a longer one (see
     // format::Accounts::resume).
@@ -144,12 +166,12 @@ pub(super) fn find_entry(
             // name or id that repeats before it comes first.
             if !seen.all_distinct() {
                 if !holds_all {
-                    return Err(ScanError::Rescan);
+                    return Ok(Pass::Rescan);
                 }
                 format::check_unique(&entries).map_err(ScanError::Store)?;
             }
             return match end {
-                None => Ok(found),
+                None => Ok(Pass::Done(found)),
                 Some(failure) => Err(ScanError::Store(failure)),
             };
         }
