@@ -58,6 +58,12 @@ pub(super) enum ScanError {
     Store(FormatError),
 }
 
+impl From<Error> for ScanError {
+    fn from(e: Error) -> Self {
+        ScanError::Read(e)
+    }
+}
+
 /// How one pass over the store ended.
 enum Pass {
     /// With the wanted entry, if the store has it.
@@ -66,12 +72,6 @@ enum Pass {
     /// and the entries to compare were let go with earlier windows: the
     /// store must be scanned again in one window, where they are all held.
     Rescan,
-}
-
-impl From<Error> for ScanError {
-    fn from(e: Error) -> Self {
-        ScanError::Read(e)
-    }
 }
 
 /// Scans every entry of the store that `open` opens for the record id
