@@ -152,3 +152,20 @@ write("store_decode", "record-bstr-4g", entry_head + b"\x5a\xff\xff\xff\xff")
 write("store_decode", "record-bstr-2e64", entry_head + b"\x5b" + b"\xff" * 8)
 write("store_decode", "record-map-4g", entry_head + head(2, 5) + b"\xba\xff\xff\xff\xff")
 write("store_decode", "name-tstr-4g", accounts + head(4, 1) + head(4, 3) + bstr(bytes(16)) + b"\x7a\xff\xff\xff\xff")
+
+# Rules that span heads and entries: one encoding per store, one account per
+# name and per record id (spec/README.md, "Store").
+one_w25 = record(25)
+write("store_decode", "duplicate-name", store([entry("a", record(25)), entry("a", record(25))]))
+write("store_decode", "integer-not-shortest",
+      store([entry("db", one_w25.replace(tstr("width") + head(0, 25), tstr("width") + b"\x19\x00\x19", 1))]))
+write("store_decode", "length-not-shortest",
+      prelude() + tstr("accounts") + b"\x98\x01" + entry("db", record(25)))
+write("store_decode", "null-not-shortest",
+      store([entry("db", one_w25.replace(tstr("rotated") + NULL, tstr("rotated") + b"\xf8\x16", 1))]))
+
+# store_recover: each store seed behind the target's three bytes (window,
+# where the record id comes from, width) and a record id. The window is 7
+# bytes, the id the store's first, the width 25.
+for path in sorted((ROOT / "corpus" / "store_decode").iterdir()):
+    write("store_recover", path.name, bytes([6, 1, 22]) + bytes(16) + path.read_bytes())

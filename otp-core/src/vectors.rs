@@ -10,11 +10,11 @@
 use secrecy::ExposeSecret;
 use zeroize::Zeroizing;
 
-use crate::key::Key;
+use crate::key::{Key, Keys};
 use crate::primitives::{Field, PadMaterial, RecordId};
 use crate::seal;
 use crate::store::format::{self, Record};
-use crate::Error;
+use crate::{Credentials, Error, Store};
 
 /// One sealed value with its chosen randomness.
 pub struct VectorValue<'a> {
@@ -117,6 +117,17 @@ pub fn encode_store_raw(accounts: &[RawAccount<'_>]) -> Vec<u8> {
     format::encode_store(entries.iter().map(Vec::as_slice))
 }
 
+/// Encodes a store from its entries as given: for each its record id, its
+/// name and the bytes of its record, which may be anything (for the vectors
+/// whose records no conforming writer produces).
+pub fn encode_store_entries(entries: &[([u8; 16], &str, &[u8])]) -> Vec<u8> {
+    let entries: Vec<Vec<u8>> = entries
+        .iter()
+        .map(|&(id, name, record)| format::encode_entry(&RecordId::from_bytes(id), name, record))
+        .collect();
+    format::encode_store(entries.iter().map(Vec::as_slice))
+}
+
 /// An account given by its sealed parts, for [`encode_store_raw`].
 pub struct RawAccount<'a> {
     /// The account name.
@@ -181,9 +192,10 @@ pub fn encode_store(accounts: &[VectorAccount<'_>]) -> Result<Vec<u8>, Error> {
     Ok(format::encode_store(entries.iter().map(Vec::as_slice)))
 }
 
-/// Decodes a whole store from bytes, every account record included, as a
-/// reader and `list` would; returns the number of accounts or the reason the
-/// bytes are not a store. For conformance tests and fuzzing.
+/// Decodes a whole store from bytes, every account record included, as
+/// `list` and the writers do (which check that names and record ids are
+/// unique as `recover` does); returns the number of accounts or the reason
+/// the bytes are not a store. For conformance tests and fuzzing.
 pub fn parse_store(bytes: &[u8]) -> Result<usize, String> {
     let describe = |e: format::FormatError| match e {
         format::FormatError::Corrupt(reason) => reason,
@@ -196,4 +208,22 @@ pub fn parse_store(bytes: &[u8]) -> Result<usize, String> {
         format::decode_record(entry.record).map_err(describe)?;
     }
     Ok(entries.len())
+}
+
+/// The path that errors of [`recover_from_bytes`] name.
+pub const IN_MEMORY: &str = "(store in memory)";
+
+/// What [`Store::recover`] and [`Store::verify`] give for `keys` (the
+/// account's name and credentials) when the store file holds `bytes` and
+/// is private: the very scan `recover` runs over the file, through a window
+/// that starts at `window` bytes and grows as it does for a file, run over
+/// bytes in memory instead. Errors that name a store name [`IN_MEMORY`].
+/// Any window size gives the same result; `bytes.len() + 1` or more is one
+/// window, a whole read. For fuzzing the reader.
+pub fn recover_from_bytes(
+    bytes: &[u8],
+    window: usize,
+    keys: &Keys,
+) -> Result<(String, Credentials), Error> {
+    Store::at(IN_MEMORY).open_account_in(bytes, window, keys)
 }

@@ -5,6 +5,12 @@
 //! otp-link-tests --bin gen-vectors`) and the conformance tests check that
 //! they still are. A seeded stream is right here and nowhere else: these pads
 //! are published, which is the point of a test vector.
+//!
+//! Each vector is one row of `ROWS`: name, description, failing layer and
+//! how its store and keys are made from the accounts of `Fixtures`. Adding
+//! a vector is adding a row (and its name to `tests/tests/conformance.rs`);
+//! one that needs an account of its own appends it to `Fixtures::draw`, so
+//! that the randomness of the vectors before it does not move.
 
 #![forbid(unsafe_code)]
 
@@ -272,346 +278,405 @@ fn typo(key: &str) -> String {
     String::from_utf8(bytes).expect("ASCII")
 }
 
+/// `bytes` with the one occurrence of `from` replaced by `to`. Panics
+/// unless `from` occurs exactly once, so that a change to the encoding
+/// cannot quietly turn a vector into another (or into no store at all).
+fn replace_once(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut at = bytes
+        .windows(from.len())
+        .enumerate()
+        .filter(|(_, w)| *w == from);
+    let (first, _) = at.next().expect("the bytes to replace are present");
+    assert!(at.next().is_none(), "the bytes to replace occur once");
+    [&bytes[..first], to, &bytes[first + from.len()..]].concat()
+}
+
+/// The accounts the vectors are made of, drawn from the seeded stream in
+/// this order. A new account goes at the end, so that the pads of every
+/// vector before it stay as they are.
+struct Fixtures {
+    w25: Account,
+    w64: Account,
+    w3: Account,
+    w101: Account,
+    rotated: Account,
+    a: Account,
+    c: Account,
+    /// W = 25 keys under `w64`'s record id.
+    narrow: Account,
+    /// Named "first" as `a` is, with a record id of its own.
+    twin_name: Account,
+    /// `a`'s record id, named "second".
+    twin_id: Account,
+}
+
+impl Fixtures {
+    fn draw() -> Self {
+        let mut rng = Rng(ChaCha20Rng::from_seed(SEED));
+        let w25 = Account::new(&mut rng, "legacy-width", 25, "scott", "tiger");
+        let w64 = Account::new(
+            &mut rng,
+            "edms/prod db",
+            64,
+            "app_user",
+            "pä$$ wört \"quoted\" 'single' \\ ✓ 密码",
+        );
+        let w3 = Account::new(&mut rng, "empty", 3, "", "x");
+        let w101 = Account::new(&mut rng, "widest", 101, &"u".repeat(99), &"p".repeat(98));
+        let mut rotated = Account::new(&mut rng, "rotated", 40, "svc", "s3cret");
+        rotated.rotated = Some(1_795_700_000);
+        let a = Account::new(&mut rng, "first", 64, "a-user", "a-pass");
+        let c = Account::new(&mut rng, "third", 64, "c-user", "c-pass");
+        let mut narrow = Account::new(&mut rng, "narrow", 25, "n", "m");
+        narrow.record_id = w64.record_id;
+        let twin_name = Account::new(&mut rng, "first", 64, "twin-user", "twin-pass");
+        let mut twin_id = Account::new(&mut rng, "second", 64, "b-user", "b-pass");
+        twin_id.record_id = a.record_id;
+        Fixtures {
+            w25,
+            w64,
+            w3,
+            w101,
+            rotated,
+            a,
+            c,
+            narrow,
+            twin_name,
+            twin_id,
+        }
+    }
+
+    /// The store of `w25` alone, which most failing vectors start from.
+    fn one(&self) -> Vec<u8> {
+        store_of(&[&self.w25])
+    }
+
+    /// Three accounts; the middle one has been rotated.
+    fn three(&self) -> Vec<u8> {
+        store_of(&[&self.a, &self.rotated, &self.c])
+    }
+}
+
+/// What a vector gives a reader: a store, two keys, and the account the
+/// vector's intermediate values describe.
+struct Case<'f> {
+    store: Vec<u8>,
+    account: &'f Account,
+    keys: (String, String),
+}
+
+impl<'f> Case<'f> {
+    /// `account`'s own keys against `store`.
+    fn own(store: Vec<u8>, account: &'f Account) -> Self {
+        Case {
+            store,
+            account,
+            keys: (account.user_key(), account.pass_key()),
+        }
+    }
+
+    /// Other keys against `store`.
+    fn keys(store: Vec<u8>, account: &'f Account, keys: (String, String)) -> Self {
+        Case {
+            store,
+            account,
+            keys,
+        }
+    }
+}
+
+/// One vector file: its name (without `.json`), what it exercises, the
+/// layer that must reject it, and how it is made.
+struct Row {
+    name: &'static str,
+    description: &'static str,
+    fails_at: Layer,
+    make: fn(&Fixtures) -> Case<'_>,
+}
+
+/// Every vector, in the order `generate` gives them.
+const ROWS: &[Row] = &[
+    Row {
+        name: "ok-width-25",
+        description: "one account at W = 25, the original's frame width",
+        fails_at: Layer::None,
+        make: |f| Case::own(f.one(), &f.w25),
+    },
+    Row {
+        name: "ok-width-64-utf8",
+        description: "default width with multi-byte UTF-8, quotes, $ and backslash",
+        fails_at: Layer::None,
+        make: |f| Case::own(store_of(&[&f.w64]), &f.w64),
+    },
+    Row {
+        name: "ok-width-3-empty",
+        description: "smallest width, an empty username",
+        fails_at: Layer::None,
+        make: |f| Case::own(store_of(&[&f.w3]), &f.w3),
+    },
+    Row {
+        name: "ok-width-101-full",
+        description: "largest width, a 99-byte value filling the frame",
+        fails_at: Layer::None,
+        make: |f| Case::own(store_of(&[&f.w101]), &f.w101),
+    },
+    Row {
+        name: "ok-three-accounts",
+        description: "the middle of three accounts, rotated once",
+        fails_at: Layer::None,
+        make: |f| Case::own(f.three(), &f.rotated),
+    },
+    // The store altered on disk.
+    Row {
+        name: "fail-auth-ciphertext-bit",
+        description: "one bit of the username ciphertext flipped in the store",
+        fails_at: Layer::Auth,
+        make: |f| {
+            let mut raw = f.w25.raw();
+            raw.username.0[0] ^= 0x01;
+            Case::own(vectors::encode_store_raw(&[raw]), &f.w25)
+        },
+    },
+    Row {
+        name: "fail-auth-tag-bit",
+        description: "one bit of the password tag flipped in the store",
+        fails_at: Layer::Auth,
+        make: |f| {
+            let mut raw = f.w25.raw();
+            raw.password.1[15] ^= 0x80;
+            Case::own(vectors::encode_store_raw(&[raw]), &f.w25)
+        },
+    },
+    // The tag binds the name and the times.
+    Row {
+        name: "fail-auth-renamed",
+        description: "the account's name changed in the store",
+        fails_at: Layer::Auth,
+        make: |f| {
+            let mut raw = f.w25.raw();
+            raw.name = "legacy-widtH";
+            Case::own(vectors::encode_store_raw(&[raw]), &f.w25)
+        },
+    },
+    Row {
+        name: "fail-auth-created-time",
+        description: "the account's creation time changed in the store",
+        fails_at: Layer::Auth,
+        make: |f| {
+            let mut raw = f.w25.raw();
+            raw.created += 1;
+            Case::own(vectors::encode_store_raw(&[raw]), &f.w25)
+        },
+    },
+    Row {
+        name: "fail-auth-wrong-pad",
+        description: "a well-formed password key whose pad differs in one bit",
+        fails_at: Layer::Auth,
+        make: |f| {
+            let w25 = &f.w25;
+            let mut pad = w25.pass.pad.clone();
+            pad[3] ^= 0x10;
+            let pass_key = vectors::key_text(w25.record_id, Field::Password, &pad, w25.pass.mac_key);
+            Case::keys(f.one(), w25, (w25.user_key(), pass_key))
+        },
+    },
+    Row {
+        name: "fail-auth-fields-relabelled",
+        description: "the two keys' field letters exchanged (checksums recomputed): the tag binds the field",
+        fails_at: Layer::Auth,
+        make: |f| {
+            let w25 = &f.w25;
+            let id = w25.record_id;
+            let keys = (
+                vectors::key_text(id, Field::Username, &w25.pass.pad, w25.pass.mac_key),
+                vectors::key_text(id, Field::Password, &w25.user.pad, w25.user.mac_key),
+            );
+            Case::keys(f.one(), w25, keys)
+        },
+    },
+    Row {
+        name: "fail-auth-other-account-pads",
+        description: "account 'first's pads and MAC keys under account 'third's record id: the tag binds the record id",
+        fails_at: Layer::Auth,
+        make: |f| {
+            let (a, id) = (&f.a, f.c.record_id);
+            let keys = (
+                vectors::key_text(id, Field::Username, &a.user.pad, a.user.mac_key),
+                vectors::key_text(id, Field::Password, &a.pass.pad, a.pass.mac_key),
+            );
+            Case::keys(f.three(), &f.c, keys)
+        },
+    },
+    Row {
+        name: "fail-auth-width-mismatch",
+        description: "W = 25 keys for a record of W = 64",
+        fails_at: Layer::Auth,
+        make: |f| {
+            let keys = (f.narrow.user_key(), f.narrow.pass_key());
+            Case::keys(store_of(&[&f.w64]), &f.w64, keys)
+        },
+    },
+    // The keys mistyped or misused.
+    Row {
+        name: "fail-key-typo",
+        description: "one character of the user key's pad changed: the checksum catches it",
+        fails_at: Layer::Key,
+        make: |f| Case::keys(f.one(), &f.w25, (typo(&f.w25.user_key()), f.w25.pass_key())),
+    },
+    Row {
+        name: "fail-key-version",
+        description: "a key of an unknown version tag",
+        fails_at: Layer::Key,
+        make: |f| {
+            let user_key = f.w25.user_key().replacen("otp1-", "otp2-", 1);
+            Case::keys(f.one(), &f.w25, (user_key, f.w25.pass_key()))
+        },
+    },
+    Row {
+        name: "fail-key-uppercase",
+        description: "a key in uppercase hex",
+        fails_at: Layer::Key,
+        make: |f| {
+            let keys = (f.w25.user_key(), f.w25.pass_key().to_uppercase());
+            Case::keys(f.one(), &f.w25, keys)
+        },
+    },
+    Row {
+        name: "fail-pair-order",
+        description: "the password key given first",
+        fails_at: Layer::Pair,
+        make: |f| Case::keys(f.one(), &f.w25, (f.w25.pass_key(), f.w25.user_key())),
+    },
+    Row {
+        name: "fail-pair-records",
+        description: "a user key and a password key of two accounts",
+        fails_at: Layer::Pair,
+        make: |f| Case::keys(f.three(), &f.a, (f.a.user_key(), f.c.pass_key())),
+    },
+    Row {
+        name: "fail-record-unknown",
+        description: "keys of an account the store does not hold",
+        fails_at: Layer::Record,
+        make: |f| Case::own(store_of(&[&f.a, &f.c]), &f.rotated),
+    },
+    // Stores that are not stores of this format.
+    Row {
+        name: "fail-store-truncated",
+        description: "the store without its last byte",
+        fails_at: Layer::Store,
+        make: |f| {
+            let mut store = f.one();
+            store.pop();
+            Case::own(store, &f.w25)
+        },
+    },
+    Row {
+        name: "fail-store-format-tag",
+        description: "the format tag changed to 'Otp-link store'",
+        fails_at: Layer::Store,
+        make: |f| {
+            let store = replace_once(&f.one(), b"otp-link store", b"Otp-link store");
+            Case::own(store, &f.w25)
+        },
+    },
+    Row {
+        name: "fail-version-2",
+        description: "a store declaring format version 2",
+        fails_at: Layer::Version,
+        make: |f| {
+            let store = replace_once(&f.one(), b"gversion\x01", b"gversion\x02");
+            Case::own(store, &f.w25)
+        },
+    },
+    // Frames no conforming sealer writes, under valid tags.
+    Row {
+        name: "fail-frame-length-digits",
+        description: "a frame claiming 24 bytes in a 25-byte frame, under a valid tag",
+        fails_at: Layer::Frame,
+        make: |f| {
+            let w25 = &f.w25;
+            let mut frame = vectors::frame(&w25.user.value, &w25.user.padding);
+            let n = frame.len();
+            frame[n - 2..].copy_from_slice(b"24");
+            let mut raw = w25.raw();
+            raw.username = vectors::seal_frame(&w25.as_vector_account(), Field::Username, &frame);
+            Case::own(vectors::encode_store_raw(&[raw]), w25)
+        },
+    },
+    Row {
+        name: "fail-frame-not-utf8",
+        description: "a password value that is not UTF-8, under a valid tag",
+        fails_at: Layer::Frame,
+        make: |f| {
+            let w25 = &f.w25;
+            let mut frame = vectors::frame(&w25.pass.value, &w25.pass.padding);
+            frame[0] = 0xff;
+            let mut raw = w25.raw();
+            raw.password = vectors::seal_frame(&w25.as_vector_account(), Field::Password, &frame);
+            Case::own(vectors::encode_store_raw(&[raw]), w25)
+        },
+    },
+    // One encoding per store, one account per name and per record id: each
+    // store below opens with its keys at a reader that skips the check.
+    Row {
+        name: "fail-store-integer-not-shortest",
+        description: "the creation time inside the record encoded with an 8-byte argument (0x1b) where 4 bytes (0x1a) hold it; the tag still verifies",
+        fails_at: Layer::Store,
+        make: |f| {
+            let w25 = &f.w25;
+            let record = vectors::encode_record(&w25.as_vector_account()).expect("fits");
+            let created = u32::try_from(w25.created).expect("a 4-byte time").to_be_bytes();
+            let from = [b"\x67created\x1a", &created[..]].concat();
+            let to = [b"\x67created\x1b\x00\x00\x00\x00", &created[..]].concat();
+            let record = replace_once(&record, &from, &to);
+            let store = vectors::encode_store_entries(&[(w25.record_id, &w25.name, &record)]);
+            Case::own(store, w25)
+        },
+    },
+    Row {
+        name: "fail-store-length-not-shortest",
+        description: "the accounts array's length, 1, encoded with a 1-byte argument (0x98 0x01) where the initial byte (0x81) holds it",
+        fails_at: Layer::Store,
+        make: |f| {
+            let store = replace_once(&f.one(), b"haccounts\x81", b"haccounts\x98\x01");
+            Case::own(store, &f.w25)
+        },
+    },
+    Row {
+        name: "fail-store-name-twice",
+        description: "two accounts named 'first', of distinct record ids; the keys open the second",
+        fails_at: Layer::Store,
+        make: |f| Case::own(store_of(&[&f.a, &f.twin_name]), &f.twin_name),
+    },
+    Row {
+        name: "fail-store-id-twice",
+        description: "two accounts, 'first' and 'second', of one record id; the keys open the first",
+        fails_at: Layer::Store,
+        make: |f| Case::own(store_of(&[&f.a, &f.twin_id]), &f.a),
+    },
+];
+
+/// The names of every vector, in the order `generate` gives them.
+pub fn vector_names() -> Vec<&'static str> {
+    ROWS.iter().map(|row| row.name).collect()
+}
+
 /// Every vector, by file name (without `.json`), in a fixed order.
 pub fn generate() -> Vec<(String, Vector)> {
-    let mut rng = Rng(ChaCha20Rng::from_seed(SEED));
-    let mut out = Vec::new();
-    let mut push = |name: &str, v: Vector| out.push((name.to_owned(), v));
-
-    let w25 = Account::new(&mut rng, "legacy-width", 25, "scott", "tiger");
-    let store = store_of(&[&w25]);
-    push(
-        "ok-width-25",
-        vector(
-            "one account at W = 25, the original's frame width",
-            Layer::None,
-            &store,
-            &w25,
-            (w25.user_key(), w25.pass_key()),
-        ),
-    );
-
-    let w64 = Account::new(
-        &mut rng,
-        "edms/prod db",
-        64,
-        "app_user",
-        "pä$$ wört \"quoted\" 'single' \\ ✓ 密码",
-    );
-    push(
-        "ok-width-64-utf8",
-        vector(
-            "default width with multi-byte UTF-8, quotes, $ and backslash",
-            Layer::None,
-            &store_of(&[&w64]),
-            &w64,
-            (w64.user_key(), w64.pass_key()),
-        ),
-    );
-
-    let w3 = Account::new(&mut rng, "empty", 3, "", "x");
-    push(
-        "ok-width-3-empty",
-        vector(
-            "smallest width, an empty username",
-            Layer::None,
-            &store_of(&[&w3]),
-            &w3,
-            (w3.user_key(), w3.pass_key()),
-        ),
-    );
-
-    let long = "u".repeat(99);
-    let w101 = Account::new(&mut rng, "widest", 101, &long, &"p".repeat(98));
-    push(
-        "ok-width-101-full",
-        vector(
-            "largest width, a 99-byte value filling the frame",
-            Layer::None,
-            &store_of(&[&w101]),
-            &w101,
-            (w101.user_key(), w101.pass_key()),
-        ),
-    );
-
-    let mut rotated = Account::new(&mut rng, "rotated", 40, "svc", "s3cret");
-    rotated.rotated = Some(1_795_700_000);
-    let a = Account::new(&mut rng, "first", 64, "a-user", "a-pass");
-    let c = Account::new(&mut rng, "third", 64, "c-user", "c-pass");
-    let multi = store_of(&[&a, &rotated, &c]);
-    push(
-        "ok-three-accounts",
-        vector(
-            "the middle of three accounts, rotated once",
-            Layer::None,
-            &multi,
-            &rotated,
-            (rotated.user_key(), rotated.pass_key()),
-        ),
-    );
-
-    // Store altered on disk: one bit of the username ciphertext.
-    let mut raw = w25.raw();
-    raw.username.0[0] ^= 0x01;
-    push(
-        "fail-auth-ciphertext-bit",
-        vector(
-            "one bit of the username ciphertext flipped in the store",
-            Layer::Auth,
-            &vectors::encode_store_raw(&[raw]),
-            &w25,
-            (w25.user_key(), w25.pass_key()),
-        ),
-    );
-    let mut raw = w25.raw();
-    raw.password.1[15] ^= 0x80;
-    push(
-        "fail-auth-tag-bit",
-        vector(
-            "one bit of the password tag flipped in the store",
-            Layer::Auth,
-            &vectors::encode_store_raw(&[raw]),
-            &w25,
-            (w25.user_key(), w25.pass_key()),
-        ),
-    );
-
-    // The account renamed in the store: the tag binds the name.
-    let mut renamed = w25.raw();
-    renamed.name = "legacy-widtH";
-    push(
-        "fail-auth-renamed",
-        vector(
-            "the account's name changed in the store",
-            Layer::Auth,
-            &vectors::encode_store_raw(&[renamed]),
-            &w25,
-            (w25.user_key(), w25.pass_key()),
-        ),
-    );
-    let mut retimed = w25.raw();
-    retimed.created += 1;
-    push(
-        "fail-auth-created-time",
-        vector(
-            "the account's creation time changed in the store",
-            Layer::Auth,
-            &vectors::encode_store_raw(&[retimed]),
-            &w25,
-            (w25.user_key(), w25.pass_key()),
-        ),
-    );
-
-    // A well-formed key with the wrong pad (checksum recomputed).
-    let mut wrong_pad = w25.pass.pad.clone();
-    wrong_pad[3] ^= 0x10;
-    push(
-        "fail-auth-wrong-pad",
-        vector(
-            "a well-formed password key whose pad differs in one bit",
-            Layer::Auth,
-            &store,
-            &w25,
-            (
-                w25.user_key(),
-                vectors::key_text(w25.record_id, Field::Password, &wrong_pad, w25.pass.mac_key),
-            ),
-        ),
-    );
-    // The user key relabelled as a password key and vice versa.
-    push(
-        "fail-auth-fields-relabelled",
-        vector(
-            "the two keys' field letters exchanged (checksums recomputed): the tag binds the field",
-            Layer::Auth,
-            &store,
-            &w25,
-            (
-                vectors::key_text(
-                    w25.record_id,
-                    Field::Username,
-                    &w25.pass.pad,
-                    w25.pass.mac_key,
-                ),
-                vectors::key_text(
-                    w25.record_id,
-                    Field::Password,
-                    &w25.user.pad,
-                    w25.user.mac_key,
-                ),
-            ),
-        ),
-    );
-    // Another account's key material under this record id.
-    push(
-        "fail-auth-other-account-pads",
-        vector(
-            "account 'first's pads and MAC keys under account 'third's record id: the tag binds the record id",
-            Layer::Auth,
-            &multi,
-            &c,
-            (
-                vectors::key_text(c.record_id, Field::Username, &a.user.pad, a.user.mac_key),
-                vectors::key_text(c.record_id, Field::Password, &a.pass.pad, a.pass.mac_key),
-            ),
-        ),
-    );
-    // Keys of width 25 against a record of width 64 under the same id.
-    let mut narrow = Account::new(&mut rng, "narrow", 25, "n", "m");
-    narrow.record_id = w64.record_id;
-    push(
-        "fail-auth-width-mismatch",
-        vector(
-            "W = 25 keys for a record of W = 64",
-            Layer::Auth,
-            &store_of(&[&w64]),
-            &w64,
-            (narrow.user_key(), narrow.pass_key()),
-        ),
-    );
-
-    push(
-        "fail-key-typo",
-        vector(
-            "one character of the user key's pad changed: the checksum catches it",
-            Layer::Key,
-            &store,
-            &w25,
-            (typo(&w25.user_key()), w25.pass_key()),
-        ),
-    );
-    push(
-        "fail-key-version",
-        vector(
-            "a key of an unknown version tag",
-            Layer::Key,
-            &store,
-            &w25,
-            (w25.user_key().replacen("otp1-", "otp2-", 1), w25.pass_key()),
-        ),
-    );
-    push(
-        "fail-key-uppercase",
-        vector(
-            "a key in uppercase hex",
-            Layer::Key,
-            &store,
-            &w25,
-            (w25.user_key(), w25.pass_key().to_uppercase()),
-        ),
-    );
-    push(
-        "fail-pair-order",
-        vector(
-            "the password key given first",
-            Layer::Pair,
-            &store,
-            &w25,
-            (w25.pass_key(), w25.user_key()),
-        ),
-    );
-    push(
-        "fail-pair-records",
-        vector(
-            "a user key and a password key of two accounts",
-            Layer::Pair,
-            &multi,
-            &a,
-            (a.user_key(), c.pass_key()),
-        ),
-    );
-    push(
-        "fail-record-unknown",
-        vector(
-            "keys of an account the store does not hold",
-            Layer::Record,
-            &store_of(&[&a, &c]),
-            &rotated,
-            (rotated.user_key(), rotated.pass_key()),
-        ),
-    );
-
-    let truncated = &store[..store.len() - 1];
-    push(
-        "fail-store-truncated",
-        vector(
-            "the store without its last byte",
-            Layer::Store,
-            truncated,
-            &w25,
-            (w25.user_key(), w25.pass_key()),
-        ),
-    );
-    let retagged = String::from_utf8_lossy(&store)
-        .contains("otp-link store")
-        .then(|| {
-            let mut s = store.clone();
-            let at = s
-                .windows(14)
-                .position(|w| w == b"otp-link store")
-                .expect("tag present");
-            s[at] = b'O';
-            s
-        });
-    push(
-        "fail-store-format-tag",
-        vector(
-            "the format tag changed to 'Otp-link store'",
-            Layer::Store,
-            &retagged.unwrap_or_default(),
-            &w25,
-            (w25.user_key(), w25.pass_key()),
-        ),
-    );
-    let mut future = store.clone();
-    let at = future
-        .windows(8)
-        .position(|w| w == b"gversion")
-        .expect("version key present")
-        + 8;
-    future[at] = 0x02;
-    push(
-        "fail-version-2",
-        vector(
-            "a store declaring format version 2",
-            Layer::Version,
-            &future,
-            &w25,
-            (w25.user_key(), w25.pass_key()),
-        ),
-    );
-
-    // Frames no conforming sealer writes, under valid tags.
-    let mut bad_len = w25.raw();
-    let mut frame = vectors::frame(&w25.user.value, &w25.user.padding);
-    let n = frame.len();
-    frame[n - 2..].copy_from_slice(b"24");
-    bad_len.username = vectors::seal_frame(&w25.as_vector_account(), Field::Username, &frame);
-    push(
-        "fail-frame-length-digits",
-        vector(
-            "a frame claiming 24 bytes in a 25-byte frame, under a valid tag",
-            Layer::Frame,
-            &vectors::encode_store_raw(&[bad_len]),
-            &w25,
-            (w25.user_key(), w25.pass_key()),
-        ),
-    );
-    let mut bad_utf8 = w25.raw();
-    let mut frame = vectors::frame(&w25.pass.value, &w25.pass.padding);
-    frame[0] = 0xff;
-    bad_utf8.password = vectors::seal_frame(&w25.as_vector_account(), Field::Password, &frame);
-    push(
-        "fail-frame-not-utf8",
-        vector(
-            "a password value that is not UTF-8, under a valid tag",
-            Layer::Frame,
-            &vectors::encode_store_raw(&[bad_utf8]),
-            &w25,
-            (w25.user_key(), w25.pass_key()),
-        ),
-    );
-    out
+    let fixtures = Fixtures::draw();
+    ROWS.iter()
+        .map(|row| {
+            let case = (row.make)(&fixtures);
+            let vector = vector(
+                row.description,
+                row.fails_at,
+                &case.store,
+                case.account,
+                case.keys,
+            );
+            (row.name.to_owned(), vector)
+        })
+        .collect()
 }
 
 /// A vector as its committed file holds it: pretty JSON and a newline.

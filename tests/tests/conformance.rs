@@ -72,7 +72,88 @@ fn vectors_cover_every_layer() {
     }
 }
 
-fn layer_of(result: &Result<otp_core::Credentials, Error>) -> Layer {
+/// One module of tests per vector file, named after it (`-` as `_`), so
+/// that a failure names the vector: `vector::fail_store_name_twice::binary`.
+/// `the_vector_list_is_every_file_on_disk` checks that the list is
+/// complete.
+macro_rules! vectors {
+    ($($name:ident),* $(,)?) => {
+        /// The vectors listed below, by module name.
+        const LISTED: &[&str] = &[$(stringify!($name)),*];
+
+        mod vector {
+            $(
+                mod $name {
+                    #[test]
+                    fn library() {
+                        super::super::library_reads_as_its_layer_says(stringify!($name));
+                    }
+
+                    #[test]
+                    fn binary() {
+                        super::super::binary_exits_with_its_layers_code(stringify!($name));
+                    }
+                }
+            )*
+        }
+    };
+}
+
+vectors!(
+    ok_width_25,
+    ok_width_64_utf8,
+    ok_width_3_empty,
+    ok_width_101_full,
+    ok_three_accounts,
+    fail_auth_ciphertext_bit,
+    fail_auth_tag_bit,
+    fail_auth_renamed,
+    fail_auth_created_time,
+    fail_auth_wrong_pad,
+    fail_auth_fields_relabelled,
+    fail_auth_other_account_pads,
+    fail_auth_width_mismatch,
+    fail_key_typo,
+    fail_key_version,
+    fail_key_uppercase,
+    fail_pair_order,
+    fail_pair_records,
+    fail_record_unknown,
+    fail_store_truncated,
+    fail_store_format_tag,
+    fail_version_2,
+    fail_frame_length_digits,
+    fail_frame_not_utf8,
+    fail_store_integer_not_shortest,
+    fail_store_length_not_shortest,
+    fail_store_name_twice,
+    fail_store_id_twice,
+);
+
+#[test]
+fn the_vector_list_is_every_file_on_disk() {
+    let listed: BTreeSet<String> = LISTED.iter().map(|m| m.replace('_', "-")).collect();
+    let on_disk: BTreeSet<String> = committed().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        listed, on_disk,
+        "list every file of spec/vectors in vectors!"
+    );
+    let generated: BTreeSet<String> = otp_link_tests::vector_names()
+        .into_iter()
+        .map(String::from)
+        .collect();
+    assert_eq!(listed, generated);
+}
+
+/// The committed vector whose module name is `module`.
+fn load(module: &str) -> (String, Vector) {
+    let name = module.replace('_', "-");
+    let path = vectors_dir().join(format!("{name}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (name, serde_json::from_str(&text).unwrap())
+}
+
+fn layer_of<T>(result: &Result<T, Error>) -> Layer {
     match result {
         Ok(_) => Layer::None,
         Err(Error::MalformedKey { .. }) => Layer::Key,
@@ -86,65 +167,81 @@ fn layer_of(result: &Result<otp_core::Credentials, Error>) -> Layer {
     }
 }
 
-#[test]
-fn library_reads_every_vector_as_its_layer_says() {
-    for (name, v) in committed() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = write_store(dir.path(), &v.store);
-        let result = Keys::parse(&v.user_key, &v.pass_key)
-            .and_then(|keys| Store::open(&path)?.recover(&keys));
-        let expected = if v.fails_at == Layer::Frame {
-            Layer::Auth
-        } else {
-            v.fails_at
-        };
-        assert_eq!(layer_of(&result), expected, "{name}");
-        if let Ok(c) = result {
-            assert_eq!(Some(c.username()), v.username.as_deref(), "{name}");
-            assert_eq!(Some(c.password()), v.password.as_deref(), "{name}");
+/// `recover` (through the file, so through the windowed reader) fails at
+/// the vector's layer, or gives its values; so does the same scan over the
+/// bytes in memory at window sizes that split the store anywhere; and the
+/// readers that take the store whole (`list`, `parse_store`) refuse it
+/// exactly when its layer is the store's.
+fn library_reads_as_its_layer_says(module: &str) {
+    let (name, v) = load(module);
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_store(dir.path(), &v.store);
+    let expected = match v.fails_at {
+        Layer::Frame => Layer::Auth,
+        layer => layer,
+    };
+    let result =
+        Keys::parse(&v.user_key, &v.pass_key).and_then(|keys| Store::open(&path)?.recover(&keys));
+    assert_eq!(layer_of(&result), expected, "{name}: {result:?}");
+    if let Ok(c) = &result {
+        assert_eq!(Some(c.username()), v.username.as_deref(), "{name}");
+        assert_eq!(Some(c.password()), v.password.as_deref(), "{name}");
+    }
+    let bytes = hex::decode(&v.store).unwrap();
+    if let Ok(keys) = Keys::parse(&v.user_key, &v.pass_key) {
+        for window in [1, 7, 64, 100, bytes.len() + 1] {
+            let in_memory = otp_core::vectors::recover_from_bytes(&bytes, window, &keys);
+            assert_eq!(layer_of(&in_memory), expected, "{name}, window {window}");
         }
     }
+    let whole = matches!(v.fails_at, Layer::Store | Layer::Version);
+    let listed = Store::open(&path).and_then(|store| store.accounts());
+    match (whole, &listed) {
+        (false, Ok(_)) => {}
+        (true, Err(_)) => assert_eq!(layer_of(&listed), v.fails_at, "{name}: list"),
+        _ => panic!("{name}: list gave {listed:?}"),
+    }
+    assert_eq!(
+        otp_core::vectors::parse_store(&bytes).is_err(),
+        whole,
+        "{name}: parse_store"
+    );
 }
 
-#[test]
-fn binary_exits_with_the_code_of_each_vectors_layer() {
-    for (name, v) in committed() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = write_store(dir.path(), &v.store);
-        let out = Command::new(otp_link_tests::otp_link_bin())
-            .arg("--store")
-            .arg(&path)
-            .args(["recover", "--format", "json", &v.user_key, &v.pass_key])
-            .output()
-            .unwrap();
-        let code = out.status.code().unwrap();
-        let expected = match v.fails_at {
-            Layer::None => 0,
-            Layer::Key | Layer::Pair => 3,
-            Layer::Auth | Layer::Frame => 4,
-            Layer::Record => 5,
-            Layer::Store | Layer::Version => 8,
-        };
-        assert_eq!(
-            code,
-            expected,
-            "{name}: {}",
-            String::from_utf8_lossy(&out.stderr)
+/// `otp-link recover` exits with the code of the vector's layer, prints
+/// the values on success and one line naming no key otherwise.
+fn binary_exits_with_its_layers_code(module: &str) {
+    let (name, v) = load(module);
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_store(dir.path(), &v.store);
+    let out = Command::new(otp_link_tests::otp_link_bin())
+        .arg("--store")
+        .arg(&path)
+        .args(["recover", "--format", "json", &v.user_key, &v.pass_key])
+        .output()
+        .unwrap();
+    let code = out.status.code().unwrap();
+    let expected = match v.fails_at {
+        Layer::None => 0,
+        Layer::Key | Layer::Pair => 3,
+        Layer::Auth | Layer::Frame => 4,
+        Layer::Record => 5,
+        Layer::Store | Layer::Version => 8,
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code, expected, "{name}: {stderr}");
+    if code == 0 {
+        let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(got["username"], v.username.clone().unwrap(), "{name}");
+        assert_eq!(got["password"], v.password.clone().unwrap(), "{name}");
+    } else {
+        assert!(out.stdout.is_empty(), "{name}");
+        assert_eq!(stderr.lines().count(), 1, "{name}: {stderr}");
+        assert!(stderr.starts_with("otp-link: "), "{name}: {stderr}");
+        assert!(
+            !stderr.contains(&v.user_key[20..60]),
+            "{name} leaks the key: {stderr}"
         );
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        if code == 0 {
-            let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-            assert_eq!(got["username"], v.username.clone().unwrap());
-            assert_eq!(got["password"], v.password.clone().unwrap());
-        } else {
-            assert!(out.stdout.is_empty(), "{name}");
-            assert_eq!(stderr.lines().count(), 1, "{name}: {stderr}");
-            assert!(stderr.starts_with("otp-link: "), "{name}: {stderr}");
-            assert!(
-                !stderr.contains(&v.user_key[20..60]),
-                "{name} leaks the key: {stderr}"
-            );
-        }
     }
 }
 

@@ -6,7 +6,13 @@
 //! against the bytes that remain), and nothing but the definite-length items
 //! the schema names. Each account sits in its own byte string, so a reader
 //! finds one record id by skipping over the others without decoding them, and
-//! a writer copies untouched accounts verbatim. Schema: spec/README.md, "Store".
+//! a writer copies untouched accounts verbatim. Every integer and length must
+//! be in its shortest form and no account name or record id may repeat, so
+//! a store has one encoding and one meaning. Schema: spec/README.md, "Store".
+
+use std::collections::hash_map::RandomState;
+use std::collections::HashSet;
+use std::hash::{BuildHasher, Hasher};
 
 use ciborium_ll::{Decoder, Encoder, Header};
 
@@ -97,6 +103,43 @@ fn pull_header(bytes: &[u8]) -> Option<(Header, usize)> {
     Some((header, len))
 }
 
+/// Whether a head of `len` bytes holds `header`'s argument in the fewest
+/// bytes CBOR allows (RFC 8949 section 4.2.1): in the initial byte below 24,
+/// else in 1, 2, 4 or 8 bytes, whichever is the first to fit. A reader that
+/// took `0x18 0x05` for 5 would read one store from many byte strings, and
+/// two readers could then disagree about what a store says, or a vector
+/// about its bytes.
+///
+/// Kept out of [`pull_header`], which gives exactly what ciborium gives.
+fn is_shortest(header: &Header, len: usize) -> bool {
+    let arg = match *header {
+        Header::Positive(n) | Header::Negative(n) | Header::Tag(n) => n,
+        Header::Bytes(Some(n))
+        | Header::Text(Some(n))
+        | Header::Array(Some(n))
+        | Header::Map(Some(n)) => n as u64,
+        // No argument: one byte, and refused by the schema anyway.
+        Header::Bytes(None)
+        | Header::Text(None)
+        | Header::Array(None)
+        | Header::Map(None)
+        | Header::Break => return true,
+        // Simple values below 24 sit in the initial byte (null is 0xf6);
+        // the two-byte form is for 32 and up, and not well-formed below.
+        Header::Simple(n) => return (n < 24 && len == 1) || n >= 32,
+        // The schema has no floats: every reader refuses them as the wrong
+        // type wherever they appear, whatever their width.
+        Header::Float(_) => return true,
+    };
+    len == match arg {
+        0..=23 => 1,
+        24..=0xff => 2,
+        0x100..=0xffff => 3,
+        0x1_0000..=0xffff_ffff => 5,
+        _ => 9,
+    }
+}
+
 /// A bounded reader of CBOR heads over a slice.
 struct Cursor<'a> {
     bytes: &'a [u8],
@@ -125,10 +168,14 @@ impl<'a> Cursor<'a> {
             return corrupt(format!("truncated before {what}"));
         }
         match pull_header(rest) {
-            Some((header, len)) => {
+            Some((header, len)) if is_shortest(&header, len) => {
                 self.pos += len;
                 Ok(header)
             }
+            Some(_) => corrupt(format!(
+                "non-canonical CBOR (an integer or length not in its shortest form) in {what} at byte {}",
+                self.base + self.pos
+            )),
             None => corrupt(format!(
                 "truncated or invalid CBOR in {what} at byte {}",
                 self.base + self.pos
@@ -280,7 +327,9 @@ impl<'a> Accounts<'a> {
     }
 
     /// The next account entry, or `None` after the last, when the input must
-    /// also have ended.
+    /// also have ended. Checks the entry alone: a reader checks the rule
+    /// that spans entries with [`UniqueEntries`] too, as
+    /// [`Accounts::collect_all`] does.
     pub(crate) fn next_entry(&mut self) -> Result<Option<Entry<'a>>> {
         if self.remaining == 0 {
             if !self.cursor.at_end() {
@@ -310,14 +359,125 @@ impl<'a> Accounts<'a> {
         }))
     }
 
-    /// Every remaining entry, validated to the end of the input.
+    /// Every remaining entry, validated to the end of the input, none with
+    /// the name or record id of another. A name or id that repeats is
+    /// reported before anything wrong after it, as a reader that checked
+    /// each entry as it went would.
     pub(crate) fn collect_all(mut self) -> Result<Vec<Entry<'a>>> {
+        let left = self.cursor.bytes.len() - self.cursor.pos;
+        let mut seen = UniqueEntries::for_entries(self.remaining.min(left / MIN_ENTRY_BYTES));
         let mut all = Vec::new();
-        while let Some(entry) = self.next_entry()? {
-            all.push(entry);
+        let end = loop {
+            match self.next_entry() {
+                Ok(Some(entry)) => {
+                    seen.add(&entry);
+                    all.push(entry);
+                }
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        if !seen.all_distinct() {
+            check_unique(&all)?;
         }
-        Ok(all)
+        end.map(|()| all)
     }
+}
+
+/// The smallest an account entry of a valid store can be: a one-byte name
+/// and a record of width 3 (checked by a test).
+const MIN_ENTRY_BYTES: usize = 110;
+
+/// The rule that no account name and no record id appears twice in a store,
+/// checked by every reader. Names must be unique because `list`, `remove`
+/// and `replace` address accounts by name; record ids because keys address
+/// records by id. A store that broke either rule would mean different
+/// things to a reader that stops at the first match and to one that stops
+/// at the last.
+///
+/// As the entries are read, each id and name is reduced to a fingerprint,
+/// std's SipHash under a key drawn at random for each reader
+/// ([`RandomState`]), and only the fingerprints are kept: 16 bytes an
+/// account, so that `recover`, which scans the store through a window, need
+/// not hold its ids and names. Once every entry is read (or the parse has
+/// stopped at something wrong), the fingerprints are sorted and:
+///
+/// - if no two are equal, no id and no name repeats: the usual case, which
+///   this decides alone;
+/// - if two are equal, an id or a name repeats, or two fingerprints
+///   collide, which happens about once in 2^64 pairs and which whoever
+///   writes the store cannot aim for (the key is secret and new for each
+///   reader). Then [`check_unique`] decides on the entries themselves: a
+///   reader that holds them all calls it, and `recover` reads the store
+///   again, whole, to call it.
+///
+/// Sorting a flat array, not inserting into a hash set as each entry is
+/// read: on a store of 100,000 accounts the set's tables outgrew the CPU's
+/// cache, and `recover` spent more time in cache misses than in parsing,
+/// plus the page faults of sets three times the array's size. No input
+/// makes the sort slower than n log n, and the most a store can do is make
+/// `recover` read it twice (as one whose names repeat does), so the check
+/// cannot be turned into a denial of service.
+pub(crate) struct UniqueEntries {
+    ids: RandomState,
+    names: RandomState,
+    fingerprints: Vec<u64>,
+}
+
+impl UniqueEntries {
+    /// For a scan of up to `claimed` entries (what an accounts array's head
+    /// says, already checked against the bytes that hold it): room for that
+    /// many is made at once, as far as a store within the size limit can
+    /// hold them.
+    pub(crate) fn for_entries(claimed: usize) -> Self {
+        let claimed = claimed.min(MAX_STORE_BYTES as usize / MIN_ENTRY_BYTES);
+        UniqueEntries {
+            ids: RandomState::new(),
+            names: RandomState::new(),
+            fingerprints: Vec::with_capacity(2 * claimed),
+        }
+    }
+
+    /// Takes the fingerprints of `entry`'s record id and name.
+    pub(crate) fn add(&mut self, entry: &Entry<'_>) {
+        // The bytes alone, without the length prefix `Hash for [u8]` adds:
+        // equal fingerprints are compared anyway.
+        let fingerprint = |keys: &RandomState, value: &[u8]| {
+            let mut hasher = keys.build_hasher();
+            hasher.write(value);
+            hasher.finish()
+        };
+        self.fingerprints
+            .push(fingerprint(&self.ids, entry.id.as_bytes()));
+        self.fingerprints
+            .push(fingerprint(&self.names, entry.name.as_bytes()));
+    }
+
+    /// True when no two fingerprints taken are equal, so that no name and
+    /// no record id of those entries repeats; false when the entries must
+    /// be compared with [`check_unique`]. Sorts the fingerprints: call it
+    /// once, when every entry there is has been added.
+    pub(crate) fn all_distinct(&mut self) -> bool {
+        self.fingerprints.sort_unstable();
+        !self.fingerprints.windows(2).any(|pair| pair[0] == pair[1])
+    }
+}
+
+/// Refuses the first of `entries`, in order, that has the record id or the
+/// name of an entry before it (the id is looked at first). Exact, and only
+/// called when [`UniqueEntries::all_distinct`] found two fingerprints equal.
+pub(crate) fn check_unique(entries: &[Entry<'_>]) -> Result<()> {
+    let mut ids = HashSet::with_capacity(entries.len());
+    let mut names = HashSet::with_capacity(entries.len());
+    for entry in entries {
+        if !ids.insert(entry.id) {
+            return corrupt("a record id appears twice");
+        }
+        if !names.insert(entry.name) {
+            return corrupt("an account name appears twice");
+        }
+    }
+    Ok(())
 }
 
 /// Checks an account name: 1 to 256 bytes of UTF-8 with no control characters,
@@ -511,5 +671,268 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The head of major type `major` with argument `n` in each width that
+    /// holds it, shortest first.
+    fn every_encoding(major: u8, n: u64) -> Vec<Vec<u8>> {
+        let mt = major << 5;
+        let mut out = Vec::new();
+        if n < 24 {
+            out.push(vec![mt | n as u8]);
+        }
+        if n <= 0xff {
+            out.push(vec![mt | 24, n as u8]);
+        }
+        if n <= 0xffff {
+            out.push([&[mt | 25][..], &(n as u16).to_be_bytes()].concat());
+        }
+        if n <= 0xffff_ffff {
+            out.push([&[mt | 26][..], &(n as u32).to_be_bytes()].concat());
+        }
+        out.push([&[mt | 27][..], &n.to_be_bytes()].concat());
+        out
+    }
+
+    const NOT_SHORTEST: &str = "non-canonical CBOR (an integer or length not in its shortest form)";
+
+    #[test]
+    fn only_the_shortest_head_of_an_argument_is_accepted() {
+        let edges = [
+            0,
+            5,
+            23,
+            24,
+            255,
+            256,
+            0xffff,
+            0x1_0000,
+            0xffff_ffff,
+            0x1_0000_0000,
+            u64::MAX,
+        ];
+        for major in 0..=6u8 {
+            for n in edges {
+                let len = usize::try_from(n).unwrap();
+                let expected = match major {
+                    0 => Header::Positive(n),
+                    1 => Header::Negative(n),
+                    2 => Header::Bytes(Some(len)),
+                    3 => Header::Text(Some(len)),
+                    4 => Header::Array(Some(len)),
+                    5 => Header::Map(Some(len)),
+                    _ => Header::Tag(n),
+                };
+                for (i, head) in every_encoding(major, n).iter().enumerate() {
+                    // After one byte that is read first, to check the offset.
+                    let bytes = [&[0x00][..], head].concat();
+                    let mut c = Cursor::new(&bytes);
+                    c.header("a first head").unwrap();
+                    match c.header("a test head") {
+                        Ok(header) if i == 0 => {
+                            assert_eq!(header, expected, "{head:02x?}");
+                            assert!(c.at_end(), "{head:02x?}");
+                        }
+                        Err(FormatError::Corrupt(reason)) if i > 0 => assert_eq!(
+                            reason,
+                            format!("{NOT_SHORTEST} in a test head at byte 1"),
+                            "{head:02x?}"
+                        ),
+                        Ok(header) => panic!("{head:02x?} accepted as {header:?}"),
+                        Err(e) => panic!("{head:02x?}: {e:?}"),
+                    }
+                }
+            }
+        }
+    }
+
+    fn record_with_rotated(rotated: &[u8]) -> Vec<u8> {
+        let sealed = || Sealed {
+            ciphertext: vec![0; 3],
+            tag: [0; TAG_LEN],
+        };
+        let record = encode_record(&Record {
+            width: 3,
+            created: 1,
+            rotated: None,
+            username: sealed(),
+            password: sealed(),
+        });
+        let key = b"\x67rotated\xf6";
+        let at = record
+            .windows(key.len())
+            .position(|w| w == key)
+            .expect("the rotation time")
+            + key.len()
+            - 1;
+        [&record[..at], rotated, &record[at + 1..]].concat()
+    }
+
+    /// Null (0xf6) is the only value of major type 7 the schema has, as
+    /// the rotation time; every other head of that type is refused there,
+    /// including the two-byte form of null, and in the place of an integer.
+    #[test]
+    fn of_major_type_7_only_null_is_read_and_only_as_a_rotation_time() {
+        assert!(decode_record(&record_with_rotated(&[0xf6]))
+            .unwrap()
+            .rotated
+            .is_none());
+        for initial in 0xe0..=0xffu8 {
+            for tail in [&[][..], &[0x16], &[0x20], &[0x3c, 0x00], &[0; 4], &[0; 8]] {
+                let head = [&[initial][..], tail].concat();
+                if head == [0xf6] {
+                    continue;
+                }
+                assert!(
+                    decode_record(&record_with_rotated(&head)).is_err(),
+                    "{head:02x?} read as a rotation time"
+                );
+                let mut width = record_with_rotated(&[0xf6]);
+                let at = width.windows(6).position(|w| w == b"\x65width").unwrap() + 6;
+                width.splice(at..at + 1, head.iter().copied());
+                assert!(
+                    decode_record(&width).is_err(),
+                    "{head:02x?} read as a width"
+                );
+            }
+        }
+        let err = decode_record(&record_with_rotated(&[0xf8, 0x16])).err();
+        assert!(
+            matches!(&err, Some(FormatError::Corrupt(r)) if r.starts_with(NOT_SHORTEST)),
+            "{err:?}"
+        );
+    }
+
+    fn entry(id: u8, name: &str) -> Entry<'_> {
+        Entry {
+            id: RecordId::from_bytes([id; RECORD_ID_LEN]),
+            name,
+            record: &[],
+            raw: &[],
+        }
+    }
+
+    fn reason(result: Result<()>) -> String {
+        match result {
+            Ok(()) => "ok".into(),
+            Err(FormatError::Corrupt(reason)) => reason,
+            Err(e) => format!("{e:?}"),
+        }
+    }
+
+    fn distinct(entries: &[Entry<'_>]) -> bool {
+        let mut seen = UniqueEntries::for_entries(entries.len());
+        for entry in entries {
+            seen.add(entry);
+        }
+        seen.all_distinct()
+    }
+
+    #[test]
+    fn fingerprints_tell_distinct_entries_from_repeats() {
+        let ok = [entry(1, "a"), entry(2, "b"), entry(3, "A"), entry(4, "ab")];
+        assert!(distinct(&ok));
+        assert!(distinct(&[]));
+        // A name or an id again, anywhere; names compare byte for byte.
+        assert!(!distinct(&[entry(1, "a"), entry(2, "b"), entry(3, "a")]));
+        assert!(!distinct(&[entry(1, "a"), entry(2, "b"), entry(1, "c")]));
+        // The two kinds are fingerprinted under different keys: an id whose
+        // bytes spell a name of another entry is not a repeat.
+        let id_as_name = std::str::from_utf8(&[b'i'; RECORD_ID_LEN]).unwrap();
+        assert!(distinct(&[entry(b'i', "x"), entry(2, id_as_name)]));
+    }
+
+    #[test]
+    fn check_unique_names_the_first_repeat_in_order() {
+        assert_eq!(reason(check_unique(&[entry(1, "a"), entry(2, "b")])), "ok");
+        assert_eq!(
+            reason(check_unique(&[entry(1, "a"), entry(2, "b"), entry(3, "a")])),
+            "an account name appears twice"
+        );
+        assert_eq!(
+            reason(check_unique(&[entry(1, "a"), entry(2, "b"), entry(1, "c")])),
+            "a record id appears twice"
+        );
+        // The earlier repeat is named, and of one entry the id first.
+        assert_eq!(
+            reason(check_unique(&[entry(1, "a"), entry(2, "a"), entry(1, "c")])),
+            "an account name appears twice"
+        );
+        assert_eq!(
+            reason(check_unique(&[entry(1, "a"), entry(1, "a")])),
+            "a record id appears twice"
+        );
+    }
+
+    #[test]
+    fn the_smallest_entry_has_min_entry_bytes() {
+        let record = encode_record(&Record {
+            width: MIN_WIDTH,
+            created: 0,
+            rotated: None,
+            username: Sealed {
+                ciphertext: vec![0; MIN_WIDTH],
+                tag: [0; TAG_LEN],
+            },
+            password: Sealed {
+                ciphertext: vec![0; MIN_WIDTH],
+                tag: [0; TAG_LEN],
+            },
+        });
+        let entry = encode_entry(&RecordId::from_bytes([0; RECORD_ID_LEN]), "x", &record);
+        assert_eq!(entry.len(), MIN_ENTRY_BYTES);
+    }
+
+    #[test]
+    fn collect_all_refuses_repeated_names_and_ids_in_store_order() {
+        let record = encode_record(&Record {
+            width: 3,
+            created: 1,
+            rotated: None,
+            username: Sealed {
+                ciphertext: vec![0; 3],
+                tag: [0; TAG_LEN],
+            },
+            password: Sealed {
+                ciphertext: vec![0; 3],
+                tag: [0; TAG_LEN],
+            },
+        });
+        let store = |entries: &[(u8, &str)]| {
+            let raw: Vec<Vec<u8>> = entries
+                .iter()
+                .map(|&(id, name)| {
+                    encode_entry(&RecordId::from_bytes([id; RECORD_ID_LEN]), name, &record)
+                })
+                .collect();
+            encode_store(raw.iter().map(Vec::as_slice))
+        };
+        let read = |bytes: &[u8]| match parse_header(bytes).and_then(|a| a.collect_all()) {
+            Ok(entries) => format!("{} entries", entries.len()),
+            Err(FormatError::Corrupt(reason)) => reason,
+            Err(e) => format!("{e:?}"),
+        };
+        assert_eq!(read(&store(&[(1, "a"), (2, "b")])), "2 entries");
+        assert_eq!(
+            read(&store(&[(1, "a"), (2, "b"), (3, "a")])),
+            "an account name appears twice"
+        );
+        assert_eq!(
+            read(&store(&[(1, "a"), (2, "b"), (1, "c")])),
+            "a record id appears twice"
+        );
+        // The first thing wrong is reported: a repeat before damage.
+        let mut damaged = store(&[(1, "a"), (1, "b"), (2, "c")]);
+        damaged.truncate(damaged.len() - 1);
+        assert_eq!(read(&damaged), "a record id appears twice");
+        // And damage before a repeat: the entry that would repeat is not
+        // read.
+        let mut damaged = store(&[(1, "a"), (2, "b"), (1, "c")]);
+        damaged.truncate(damaged.len() - 1);
+        assert!(
+            read(&damaged).starts_with("an account record claims"),
+            "{}",
+            read(&damaged)
+        );
     }
 }

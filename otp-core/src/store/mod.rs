@@ -11,6 +11,7 @@
 
 mod file;
 pub(crate) mod format;
+mod scan;
 
 pub use file::harden_process;
 
@@ -23,6 +24,7 @@ use crate::primitives::{Field, RecordId};
 use crate::seal::{self, Sealed};
 use crate::{Credentials, Error};
 use format::{Entry, FormatError, Record};
+use scan::{FoundEntry, ScanError};
 
 /// What `list` shows of an account: never a secret.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -138,86 +140,59 @@ impl Store {
         keys: &Keys,
         window: usize,
     ) -> Result<(String, Credentials), Error> {
-        let mut stream = file::StoreStream::open(&self.path, window)?;
-        let scanned = match self.find_entry(&mut stream, keys.record_id()) {
+        let open = || file::StoreStream::open(&self.path, window);
+        let (mut stream, scanned) = scan::find_entry(open, keys.record_id())?;
+        let scanned = match scanned {
             Ok(found) => Ok(found),
             Err(ScanError::Read(e)) => return Err(e),
             Err(ScanError::Store(e)) => {
                 stream.drain()?;
-                Err(e)
+                Err(self.format_error(e))
             }
         };
         stream.check_private(&self.path)?;
-        let found = scanned?.ok_or_else(|| Error::UnknownRecord {
-            path: self.path.clone(),
-        })?;
-        let record = format::decode_record(&found.record).map_err(|e| self.format_error(e))?;
+        let (found, record) = self.decode_found(scanned?)?;
         file::harden_process();
         let credentials = open_record(&found.id, &found.name, &record, keys)?;
         Ok((found.name, credentials))
     }
 
-    /// Scans every entry of the store for the record id `wanted`: the whole
-    /// store is checked for structure, and a record id that appears twice is
-    /// corruption, not a choice. Reads to the end of the file unless it
-    /// fails.
-    fn find_entry(
+    /// The account a scan found and its decoded record, or
+    /// [`Error::UnknownRecord`] when it found none.
+    fn decode_found(&self, found: Option<FoundEntry>) -> Result<(FoundEntry, Record), Error> {
+        let found = found.ok_or_else(|| Error::UnknownRecord {
+            path: self.path.clone(),
+        })?;
+        let record = format::decode_record(&found.record).map_err(|e| self.format_error(e))?;
+        Ok((found, record))
+    }
+
+    /// What [`Store::recover`] gives when the store's file holds `bytes`
+    /// and is private, read through a window of `window` bytes: the same
+    /// scan over bytes in memory (errors name this store's path). The
+    /// process is not made non-dumpable, which would stop LeakSanitizer.
+    #[cfg(any(test, feature = "test-vectors"))]
+    pub(crate) fn open_account_in(
         &self,
-        stream: &mut file::StoreStream,
-        wanted: RecordId,
-    ) -> Result<Option<FoundEntry>, ScanError> {
-        let store_error = |e| ScanError::Store(self.format_error(e));
-        // The header, then `remaining` entries. A parse that fails before
-        // the window reaches the end of the file is retried on a longer one
-        // (see format::Accounts::resume).
-        let mut remaining = loop {
-            let (window, _, eof) = stream.window();
-            match format::parse_header(window) {
-                Ok(accounts) => {
-                    let (remaining, consumed) = (accounts.remaining(), accounts.consumed());
-                    stream.consume(consumed);
-                    break remaining;
-                }
-                Err(e) if eof => return Err(store_error(e)),
-                Err(_) => stream.fill()?,
-            }
-        };
-        let mut found: Option<FoundEntry> = None;
-        loop {
-            let (window, base, eof) = stream.window();
-            let mut accounts = format::Accounts::resume(window, base, remaining);
-            // The last entry boundary reached in this window.
-            let mut consumed = 0;
-            let failure = loop {
-                match accounts.next_entry() {
-                    Ok(Some(entry)) => {
-                        if entry.id == wanted {
-                            if found.is_some() {
-                                return Err(ScanError::Store(Error::corrupt(
-                                    &self.path,
-                                    "a record id appears twice",
-                                )));
-                            }
-                            found = Some(FoundEntry {
-                                id: entry.id,
-                                name: entry.name.to_owned(),
-                                record: entry.record.to_vec(),
-                            });
-                        }
-                        remaining = accounts.remaining();
-                        consumed = accounts.consumed();
-                    }
-                    // After the last entry and at the end of the file.
-                    Ok(None) => return Ok(found),
-                    Err(e) => break e,
-                }
-            };
-            if eof {
-                return Err(store_error(failure));
-            }
-            stream.consume(consumed);
-            stream.fill()?;
+        bytes: &[u8],
+        window: usize,
+        keys: &Keys,
+    ) -> Result<(String, Credentials), Error> {
+        if bytes.len() as u64 > format::MAX_STORE_BYTES {
+            return Err(Error::corrupt(
+                &self.path,
+                "it is larger than the 64 MiB limit",
+            ));
         }
+        let open = || Ok(scan::MemoryStream::open(bytes, window));
+        let (_, scanned) = scan::find_entry(open, keys.record_id())?;
+        let found = scanned.map_err(|e| match e {
+            ScanError::Read(e) => e,
+            ScanError::Store(e) => self.format_error(e),
+        })?;
+        let (found, record) = self.decode_found(found)?;
+        let credentials = open_record(&found.id, &found.name, &record, keys)?;
+        Ok((found.name, credentials))
     }
 
     /// The credentials the keys open.
@@ -396,21 +371,10 @@ impl Store {
                 .map_err(|e| self.format_error(e))?,
             None => Vec::new(),
         };
+        // collect_all has refused repeated names and record ids.
         let mut edit = Edit {
             entries: entries.iter().map(EditEntry::kept).collect(),
         };
-        {
-            let mut ids = HashSet::with_capacity(edit.entries.len());
-            let mut names = HashSet::with_capacity(edit.entries.len());
-            for e in &edit.entries {
-                if !ids.insert(e.id) {
-                    return Err(Error::corrupt(&self.path, "a record id appears twice"));
-                }
-                if !names.insert(e.name.as_str()) {
-                    return Err(Error::corrupt(&self.path, "an account name appears twice"));
-                }
-            }
-        }
         let value = change(&mut edit)?;
         let encoded = format::encode_store(edit.entries.iter().map(|e| e.raw.as_ref()));
         let size = encoded.len() as u64;
@@ -493,29 +457,6 @@ fn check_values(credentials: &Credentials, width: usize) -> Result<(), Error> {
         }
     }
     Ok(())
-}
-
-/// The entry a reader looks for, copied out of the window it was found in.
-struct FoundEntry {
-    id: RecordId,
-    name: String,
-    record: Vec<u8>,
-}
-
-/// Why a reader's scan of the store stopped early.
-enum ScanError {
-    /// Reading the file failed, or it grew past the size limit: reported
-    /// as it is, as reading the store whole reports it.
-    Read(Error),
-    /// Something is wrong with the store's content: reported once the rest
-    /// of the file has been read without a `Read` error.
-    Store(Error),
-}
-
-impl From<Error> for ScanError {
-    fn from(e: Error) -> Self {
-        ScanError::Read(e)
-    }
 }
 
 /// The accounts a writer is changing: kept entries borrow the old bytes.
@@ -871,22 +812,16 @@ mod tests {
 
     #[cfg(unix)]
     /// How recover read the store before it read through a window: whole,
-    /// then checked, then scanned. The windowed reader must agree with it on
-    /// every input, error messages included (permissions aside: the stores
-    /// below are private).
+    /// then checked (structure, and names and record ids that repeat, in
+    /// store order), then searched. The windowed reader must agree with it
+    /// on every input, error messages included (permissions aside: the
+    /// stores below are private).
     fn open_whole(store: &Store, keys: &Keys) -> Result<(String, Credentials), Error> {
         let bytes = file::read_store(&store.path, format::MAX_STORE_BYTES)?;
-        let mut accounts = format::parse_header(&bytes.bytes).map_err(|e| store.format_error(e))?;
-        let wanted = keys.record_id();
-        let mut found = None;
-        while let Some(entry) = accounts.next_entry().map_err(|e| store.format_error(e))? {
-            if entry.id == wanted {
-                if found.is_some() {
-                    return Err(Error::corrupt(&store.path, "a record id appears twice"));
-                }
-                found = Some(entry);
-            }
-        }
+        let entries = format::parse_header(&bytes.bytes)
+            .and_then(|a| a.collect_all())
+            .map_err(|e| store.format_error(e))?;
+        let found = entries.into_iter().find(|e| e.id == keys.record_id());
         let entry = found.ok_or_else(|| Error::UnknownRecord {
             path: store.path.clone(),
         })?;
@@ -905,7 +840,8 @@ mod tests {
 
     #[cfg(unix)]
     /// Writes `bytes` as the store (mode 0600) and checks that every window
-    /// size gives what reading the store whole gives.
+    /// size gives what reading the store whole gives, through the file and
+    /// through the in-memory window the fuzz target uses.
     fn check_windows_agree(store: &Store, keys: &Keys, bytes: &[u8]) {
         use std::os::unix::fs::PermissionsExt;
         std::fs::write(store.path(), bytes).unwrap();
@@ -914,6 +850,11 @@ mod tests {
         for window in [1, 7, 64, 300, file::WINDOW] {
             let got = outcome(store.open_account_windowed(keys, window));
             assert_eq!(got, expected, "window {window}, store {bytes:02x?}");
+            let got = outcome(store.open_account_in(bytes, window, keys));
+            assert_eq!(
+                got, expected,
+                "in memory, window {window}, store {bytes:02x?}"
+            );
         }
     }
 
@@ -967,6 +908,148 @@ mod tests {
         twice.push(&raw[2]);
         twice.push(&[0xff]);
         check_windows_agree(&store, keys, &format::encode_store(twice.into_iter()));
+
+        // Names and record ids that repeat, the wanted account's or not,
+        // alone or with damage after them: every one is refused, whatever
+        // the keys ask for.
+        let entries = format::parse_header(&good).unwrap().collect_all().unwrap();
+        let copy = |id: RecordId, name: &str, of: usize| {
+            format::encode_entry(&id, name, entries[of].record)
+        };
+        let fresh = RecordId::from_bytes([0x5a; 16]);
+        let repeats = [
+            ("the wanted name", copy(fresh, entries[2].name, 2)),
+            ("another name", copy(fresh, entries[0].name, 0)),
+            ("another id", copy(entries[0].id, "renamed", 0)),
+            ("the wanted id", copy(entries[2].id, "renamed", 2)),
+        ];
+        for (what, repeat) in &repeats {
+            for damaged in [false, true] {
+                let mut all: Vec<&[u8]> = raw.iter().map(Vec::as_slice).collect();
+                all.insert(1, repeat);
+                if damaged {
+                    all.push(&[0xff]);
+                }
+                let bytes = format::encode_store(all.into_iter());
+                check_windows_agree(&store, keys, &bytes);
+                let got = outcome(store.open_account_windowed(keys, 64));
+                assert!(got.contains("appears twice"), "{what}: {got}");
+            }
+        }
+
+        // Heads not in their shortest form: the accounts array's length,
+        // the wanted record's width, another record's length.
+        let accounts_head = good.windows(9).position(|w| w == b"\x68accounts").unwrap() + 9;
+        assert_eq!(good[accounts_head], 0x84);
+        let long_count = [
+            &good[..accounts_head],
+            &[0x98, 4],
+            &good[accounts_head + 1..],
+        ]
+        .concat();
+        let long_width = {
+            let record = entries[2].record;
+            let at = record.windows(6).position(|w| w == b"\x65width").unwrap() + 6;
+            let record = [&record[..at], &[0x19, 0x00], &record[at + 1..]].concat();
+            let mut all: Vec<Vec<u8>> = raw.clone();
+            all[2] = format::encode_entry(&entries[2].id, entries[2].name, &record);
+            format::encode_store(all.iter().map(Vec::as_slice))
+        };
+        let long_record = {
+            let mut entry = raw[1].clone();
+            let at = 1 + 17 + 1 + entries[1].name.len();
+            assert_eq!(entry[at], 0x58);
+            entry.splice(at..at + 1, [0x59, 0x00]);
+            let mut all: Vec<Vec<u8>> = raw.clone();
+            all[1] = entry;
+            format::encode_store(all.iter().map(Vec::as_slice))
+        };
+        for bytes in [long_count, long_width, long_record] {
+            check_windows_agree(&store, keys, &bytes);
+            let got = outcome(store.open_account_windowed(keys, 64));
+            assert!(got.contains("non-canonical CBOR"), "{got}");
+        }
+    }
+
+    /// A window of every size from one byte to the whole store, over the
+    /// file and in memory, gives what a whole read gives, so no entry
+    /// boundary, end of the accounts array or repeat is missed where a
+    /// window happens to end.
+    #[cfg(unix)]
+    #[test]
+    fn every_window_size_agrees_with_a_whole_read() {
+        let (_dir, store) = private_store();
+        let accounts: Vec<(String, Credentials)> = (0..3)
+            .map(|i| (format!("a{i}"), creds(&format!("u{i}"), "")))
+            .collect();
+        let keys = store
+            .secure_batch(accounts.iter().map(|(n, c)| (n.as_str(), c)), 4)
+            .and_then(Pending::commit)
+            .unwrap();
+        let good = std::fs::read(store.path()).unwrap();
+        let entries = format::parse_header(&good).unwrap().collect_all().unwrap();
+        let raw: Vec<&[u8]> = entries.iter().map(|e| e.raw).collect();
+        let renamed = format::encode_entry(&entries[0].id, "other", entries[0].record);
+        let stores = [
+            good.clone(),
+            [&good[..], &[0]].concat(),
+            good[..good.len() - 1].to_vec(),
+            format::encode_store([raw[0], raw[1], raw[2], raw[1]].into_iter()),
+            format::encode_store([raw[0], raw[1], raw[2], &renamed].into_iter()),
+        ];
+        for bytes in &stores {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::write(store.path(), bytes).unwrap();
+            std::fs::set_permissions(store.path(), std::fs::Permissions::from_mode(0o600)).unwrap();
+            for keys in [&keys[0], &keys[2]] {
+                let expected = outcome(open_whole(&store, keys));
+                for window in 1..=bytes.len() + 1 {
+                    let got = outcome(store.open_account_in(bytes, window, keys));
+                    assert_eq!(got, expected, "window {window}, store {bytes:02x?}");
+                    let got = outcome(store.open_account_windowed(keys, window));
+                    assert_eq!(got, expected, "file, window {window}, store {bytes:02x?}");
+                }
+            }
+        }
+    }
+
+    /// Every reader and every writer refuses a store whose names or record
+    /// ids repeat, and the writers leave it as it was.
+    #[cfg(unix)]
+    #[test]
+    fn readers_and_writers_refuse_a_store_whose_names_or_ids_repeat() {
+        use std::os::unix::fs::PermissionsExt;
+        let (_dir, store) = private_store();
+        let (a, b) = (creds("ua", "pa"), creds("ub", "pb"));
+        let keys = store
+            .secure_batch([("a", &a), ("b", &b)], 25)
+            .and_then(Pending::commit)
+            .unwrap();
+        let good = std::fs::read(store.path()).unwrap();
+        let entries = format::parse_header(&good).unwrap().collect_all().unwrap();
+        let (first, second) = (&entries[0], &entries[1]);
+        let name_twice = format::encode_entry(&second.id, first.name, second.record);
+        let id_twice = format::encode_entry(&first.id, second.name, second.record);
+        for (repeat, reason) in [
+            (name_twice, "an account name appears twice"),
+            (id_twice, "a record id appears twice"),
+        ] {
+            let bytes = format::encode_store([first.raw, &repeat[..]].into_iter());
+            std::fs::write(store.path(), &bytes).unwrap();
+            std::fs::set_permissions(store.path(), std::fs::Permissions::from_mode(0o600)).unwrap();
+            let refused = |what: &str, result: Result<(), Error>| match result {
+                Err(Error::StoreCorrupt { reason: r, .. }) => assert_eq!(r, reason, "{what}"),
+                other => panic!("{what}: {other:?}, expected {reason}"),
+            };
+            refused("list", store.accounts().map(drop));
+            refused("recover", store.recover(&keys[0]).map(drop));
+            refused("verify", store.verify(&keys[1]).map(drop));
+            refused("secure", store.secure_account("c", &a, 25).map(drop));
+            refused("replace", store.replace("a", &a, 25).map(drop));
+            refused("rotate", store.rotate(&keys[0]).map(drop));
+            refused("remove", store.remove("a"));
+            assert_eq!(std::fs::read(store.path()).unwrap(), bytes);
+        }
     }
 
     #[cfg(unix)]
