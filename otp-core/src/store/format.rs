@@ -10,9 +10,7 @@
 //! be in its shortest form and no account name or record id may repeat, so
 //! a store has one encoding and one meaning. Schema: spec/README.md, "Store".
 
-use std::collections::hash_map::RandomState;
 use std::collections::HashSet;
-use std::hash::{BuildHasher, Hasher};
 
 use ciborium_ll::{Decoder, Encoder, Header};
 
@@ -395,33 +393,53 @@ const MIN_ENTRY_BYTES: usize = 110;
 /// things to a reader that stops at the first match and to one that stops
 /// at the last.
 ///
-/// As the entries are read, each id and name is reduced to a fingerprint,
-/// std's SipHash under a key drawn at random for each reader
-/// ([`RandomState`]), and only the fingerprints are kept: 16 bytes an
-/// account, so that `recover`, which scans the store through a window, need
-/// not hold its ids and names. Once every entry is read (or the parse has
-/// stopped at something wrong), the fingerprints are sorted and:
+/// As the entries are read, each id and name is reduced to a 64-bit
+/// fingerprint, kept in one flat array per kind: 16 bytes an account, so
+/// that `recover`, which scans the store through a window, need not hold its
+/// ids and names. Once every entry is read (or the parse has stopped at
+/// something wrong), each array is sorted and:
 ///
-/// - if no two are equal, no id and no name repeats: the usual case, which
-///   this decides alone;
+/// - if no two fingerprints of a kind are equal, no id and no name repeats:
+///   the usual case, which this decides alone;
 /// - if two are equal, an id or a name repeats, or two fingerprints
-///   collide, which happens about once in 2^64 pairs and which whoever
-///   writes the store cannot aim for (the key is secret and new for each
-///   reader). Then [`check_unique`] decides on the entries themselves: a
+///   collide. Then [`check_unique`] decides on the entries themselves: a
 ///   reader that holds them all calls it, and `recover` reads the store
 ///   again, whole, to call it.
 ///
-/// Sorting a flat array, not inserting into a hash set as each entry is
-/// read: on a store of 100,000 accounts the set's tables outgrew the CPU's
-/// cache, and `recover` spent more time in cache misses than in parsing,
-/// plus the page faults of sets three times the array's size. No input
-/// makes the sort slower than n log n, and the most a store can do is make
-/// `recover` read it twice (as one whose names repeat does), so the check
-/// cannot be turned into a denial of service.
+/// The fingerprints are cheap and unkeyed on purpose: an id's is its two
+/// halves folded (ids are random), a name's a multiply-rotate hash. Whoever
+/// writes a store can make two fingerprints collide, and what that buys is
+/// one more read of the store, exactly what a store whose names really
+/// repeat costs: no input makes the check slower than a sort, n log n.
+/// SipHash under a random key cost `recover` twice the time on a store of
+/// 100,000 accounts, for no gain in what a hostile store can do.
+///
+/// Sorting flat arrays, not inserting into hash sets as each entry is read:
+/// on a store of 100,000 accounts the sets' tables outgrew the CPU's cache,
+/// and `recover` spent more time in cache misses than in parsing.
 pub(crate) struct UniqueEntries {
-    ids: RandomState,
-    names: RandomState,
-    fingerprints: Vec<u64>,
+    ids: Vec<u64>,
+    names: Vec<u64>,
+}
+
+/// The fingerprint of a record id: its two halves folded.
+fn id_fingerprint(id: &[u8; RECORD_ID_LEN]) -> u64 {
+    let (low, high) = id.split_at(8);
+    let half = |b: &[u8]| u64::from_le_bytes(b.try_into().expect("8 bytes"));
+    half(low) ^ half(high).rotate_left(29)
+}
+
+/// The fingerprint of a name: eight bytes at a time, multiplied and rotated
+/// (the step of rustc's FxHash), then the length.
+fn name_fingerprint(name: &[u8]) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut hash = 0u64;
+    for chunk in name.chunks(8) {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        hash = (hash.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+    }
+    (hash.rotate_left(5) ^ name.len() as u64).wrapping_mul(K)
 }
 
 impl UniqueEntries {
@@ -432,34 +450,27 @@ impl UniqueEntries {
     pub(crate) fn for_entries(claimed: usize) -> Self {
         let claimed = claimed.min(MAX_STORE_BYTES as usize / MIN_ENTRY_BYTES);
         UniqueEntries {
-            ids: RandomState::new(),
-            names: RandomState::new(),
-            fingerprints: Vec::with_capacity(2 * claimed),
+            ids: Vec::with_capacity(claimed),
+            names: Vec::with_capacity(claimed),
         }
     }
 
     /// Takes the fingerprints of `entry`'s record id and name.
     pub(crate) fn add(&mut self, entry: &Entry<'_>) {
-        // The bytes alone, without the length prefix `Hash for [u8]` adds:
-        // equal fingerprints are compared anyway.
-        let fingerprint = |keys: &RandomState, value: &[u8]| {
-            let mut hasher = keys.build_hasher();
-            hasher.write(value);
-            hasher.finish()
-        };
-        self.fingerprints
-            .push(fingerprint(&self.ids, entry.id.as_bytes()));
-        self.fingerprints
-            .push(fingerprint(&self.names, entry.name.as_bytes()));
+        self.ids.push(id_fingerprint(entry.id.as_bytes()));
+        self.names.push(name_fingerprint(entry.name.as_bytes()));
     }
 
-    /// True when no two fingerprints taken are equal, so that no name and
-    /// no record id of those entries repeats; false when the entries must
-    /// be compared with [`check_unique`]. Sorts the fingerprints: call it
-    /// once, when every entry there is has been added.
+    /// True when no two fingerprints of a kind are equal, so that no name
+    /// and no record id of those entries repeats; false when the entries
+    /// must be compared with [`check_unique`]. Sorts the fingerprints: call
+    /// it once, when every entry there is has been added.
     pub(crate) fn all_distinct(&mut self) -> bool {
-        self.fingerprints.sort_unstable();
-        !self.fingerprints.windows(2).any(|pair| pair[0] == pair[1])
+        let distinct = |values: &mut Vec<u64>| {
+            values.sort_unstable();
+            !values.windows(2).any(|pair| pair[0] == pair[1])
+        };
+        distinct(&mut self.ids) && distinct(&mut self.names)
     }
 }
 
@@ -836,8 +847,8 @@ mod tests {
         // A name or an id again, anywhere; names compare byte for byte.
         assert!(!distinct(&[entry(1, "a"), entry(2, "b"), entry(3, "a")]));
         assert!(!distinct(&[entry(1, "a"), entry(2, "b"), entry(1, "c")]));
-        // The two kinds are fingerprinted under different keys: an id whose
-        // bytes spell a name of another entry is not a repeat.
+        // The two kinds are kept apart: an id whose bytes spell a name of
+        // another entry is not a repeat.
         let id_as_name = std::str::from_utf8(&[b'i'; RECORD_ID_LEN]).unwrap();
         assert!(distinct(&[entry(b'i', "x"), entry(2, id_as_name)]));
     }
