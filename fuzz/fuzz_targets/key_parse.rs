@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if let Ok(key) = text.parse::<Key>() {
-        let printed = key.expose_secret();
+        let printed = key.to_secret_text();
         let printed = printed.expose_secret();
         assert_eq!(
             printed,

@@ -50,27 +50,27 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         }
         Command::Recover(args) => {
             let keys = read_keys(&args.keys)?;
-            let credentials = Store::open(store()?)?.recover(&keys)?;
+            let credentials = Store::at(store()?).recover(&keys)?;
             print_credentials(&credentials, &args)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Exec(args) => exec(store()?, args),
         Command::List(args) => {
-            let accounts = Store::open(store()?)?.accounts()?;
+            let accounts = Store::at(store()?).accounts()?;
             print_accounts(&accounts, args.format)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Rotate(args) => {
             refuse_discarded_stdout()?;
             let keys = read_keys(&args.keys)?;
-            let pending = Store::open(store()?)?.rotate(&keys)?;
+            let pending = Store::at(store()?).rotate(&keys)?;
             let (name, new_keys) = pending.value();
             let out = keys_text(name, new_keys, args.format)?;
             deliver(pending, &out)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Remove(args) => {
-            Store::open(store()?)?.remove(&args.account)?;
+            Store::at(store()?).remove(&args.account)?;
             crate::note(&format!(
                 "removed account '{}'; its keys no longer work",
                 printable(&args.account)
@@ -79,7 +79,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         }
         Command::Verify(args) => {
             let keys = read_keys(&args.keys)?;
-            let name = Store::open(store()?)?.verify(&keys)?;
+            let name = Store::at(store()?).verify(&keys)?;
             write_out(format!("{}\n", printable(&name)).as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
@@ -202,8 +202,8 @@ struct KeysJson<'a> {
 }
 
 fn keys_json(account: &str, keys: &Keys) -> Result<Zeroizing<Vec<u8>>, CliError> {
-    let user = keys.user().expose_secret();
-    let pass = keys.pass().expose_secret();
+    let user = keys.user().to_secret_text();
+    let pass = keys.pass().to_secret_text();
     json_line(&KeysJson {
         account,
         user_key: user.expose_secret(),
@@ -220,8 +220,8 @@ fn keys_text(
     Ok(match format {
         KeysFormat::Json => keys_json(account, keys)?,
         KeysFormat::Text => {
-            let user = keys.user().expose_secret();
-            let pass = keys.pass().expose_secret();
+            let user = keys.user().to_secret_text();
+            let pass = keys.pass().to_secret_text();
             Zeroizing::new(
                 format!("{}\n{}\n", user.expose_secret(), pass.expose_secret()).into_bytes(),
             )
@@ -417,7 +417,7 @@ fn exec(path: PathBuf, args: cli::Exec) -> Result<ExitCode, CliError> {
     }
     check_distinct_vars(&vars)?;
     let keys = read_keys(&args.keys)?;
-    let credentials = Store::open(path)?.recover(&keys)?;
+    let credentials = Store::at(path).recover(&keys)?;
     check_no_nul(&credentials)?;
     let (program, program_args): (&OsString, &[OsString]) = match args.program.split_first() {
         Some(split) => split,

@@ -52,8 +52,8 @@ fn make_store(path: &Path, n: usize) -> Keys {
 
 /// The two key texts of a `Keys`, as a host would pass them.
 fn key_texts(keys: &Keys) -> (String, String) {
-    let user = keys.user().expose_secret();
-    let pass = keys.pass().expose_secret();
+    let user = keys.user().to_secret_text();
+    let pass = keys.pass().to_secret_text();
     (
         user.expose_secret().to_owned(),
         pass.expose_secret().to_owned(),

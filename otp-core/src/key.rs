@@ -28,7 +28,7 @@ const MAX_KEY_TEXT: usize =
 ///
 /// Secret. There is no `Display`, `Clone` or `Serialize`; `Debug` shows only
 /// the record id and field. The pad and MAC key are wiped on drop. The text
-/// form is read through [`Key::expose_secret`] and parsed with [`FromStr`].
+/// form is built by [`Key::to_secret_text`] and parsed with [`FromStr`].
 pub struct Key {
     field: Field,
     record: RecordId,
@@ -63,9 +63,11 @@ impl Key {
         &self.secret
     }
 
-    /// The key's text, to hand to a child program. This is the secret: print
-    /// it only where the keys are meant to go.
-    pub fn expose_secret(&self) -> SecretString {
+    /// The key's text, to hand to a child program, built anew in wiped
+    /// memory. This is the secret: print it only where the keys are meant to
+    /// go (read it with [`ExposeSecret`](secrecy::ExposeSecret), re-exported
+    /// as `otp_core::secrecy`).
+    pub fn to_secret_text(&self) -> SecretString {
         let body = Zeroizing::new(format!(
             "{KEY_PREFIX}{}-{}-{}-{}",
             self.field.tag_byte() as char,
@@ -269,7 +271,7 @@ mod tests {
     fn key_text_round_trips_and_uses_only_shell_safe_characters() {
         for width in [3, 25, 64, 101] {
             let key = sample(Field::Password, width);
-            let text = key.expose_secret();
+            let text = key.to_secret_text();
             let text = text.expose_secret();
             assert!(text
                 .bytes()
@@ -278,13 +280,13 @@ mod tests {
             let back: Key = text.parse().unwrap();
             assert_eq!(back.field(), Field::Password);
             assert_eq!(back.width(), width);
-            assert_eq!(back.expose_secret().expose_secret(), text);
+            assert_eq!(back.to_secret_text().expose_secret(), text);
         }
     }
 
     #[test]
     fn every_single_character_change_is_caught() {
-        let text = sample(Field::Username, 25).expose_secret();
+        let text = sample(Field::Username, 25).to_secret_text();
         let text = text.expose_secret();
         let alphabet = b"0123456789abcdef-otpu";
         for i in 0..text.len() {
@@ -306,7 +308,7 @@ mod tests {
 
     #[test]
     fn truncated_keys_are_malformed() {
-        let text = sample(Field::Username, 64).expose_secret();
+        let text = sample(Field::Username, 64).to_secret_text();
         let text = text.expose_secret();
         for len in 0..text.len() {
             assert!(matches!(
@@ -320,7 +322,7 @@ mod tests {
     /// static text, so it never repeats the key).
     #[test]
     fn malformed_key_errors_say_what_is_wrong() {
-        let text = sample(Field::Username, 64).expose_secret();
+        let text = sample(Field::Username, 64).to_secret_text();
         let good = text.expose_secret().to_string();
         let mut last_changed = good.clone();
         last_changed.pop();

@@ -32,6 +32,10 @@ mod store;
 #[cfg(feature = "test-vectors")]
 pub mod vectors;
 
+/// The secret wrappers of the API ([`Key::to_secret_text`] gives a
+/// `secrecy::SecretString`), so callers need no version of their own.
+pub use secrecy;
+
 pub use credentials::Credentials;
 pub use error::{printable, Error};
 pub use key::{Key, Keys};
@@ -41,7 +45,7 @@ pub use store::{harden_process, AccountInfo, Pending, Store};
 
 /// Recovers the credentials the keys open from the store at the default
 /// location ([`default_store_path`]). For another store use
-/// [`Store::open`] and [`Store::recover`].
+/// [`Store::at`] and [`Store::recover`].
 pub fn recover(keys: &Keys) -> Result<Credentials, Error> {
-    Store::open_default()?.recover(keys)
+    Store::at(default_store_path()?).recover(keys)
 }

@@ -156,7 +156,7 @@ pub fn key_text(record_id: [u8; 16], field: Field, pad: &[u8], mac_key: [u8; 32]
             mac_key: Zeroizing::new(mac_key),
         },
     );
-    key.expose_secret().expose_secret().to_owned()
+    key.to_secret_text().expose_secret().to_owned()
 }
 
 /// The encoded account record (the contents of an entry's record byte string).

@@ -17,8 +17,8 @@ fn store() -> (tempfile::TempDir, Store) {
 
 fn key_texts(keys: &Keys) -> (String, String) {
     (
-        keys.user().expose_secret().expose_secret().to_owned(),
-        keys.pass().expose_secret().expose_secret().to_owned(),
+        keys.user().to_secret_text().expose_secret().to_owned(),
+        keys.pass().to_secret_text().expose_secret().to_owned(),
     )
 }
 

@@ -53,7 +53,7 @@ fn fail(code: u8, message: &str) -> ExitCode {
 /// Recovers the credentials; no connection is attempted before this succeeds.
 fn recover(user_key: &str, pass_key: &str) -> Result<Credentials, Error> {
     let keys = Keys::parse(user_key, pass_key)?;
-    Store::open(otp_core::default_store_path()?)?.recover(&keys)
+    Store::at(otp_core::default_store_path()?).recover(&keys)
 }
 
 /// A PostgreSQL error message without the recovered values in it (the

@@ -367,8 +367,8 @@ pub fn library_store(path: &Path, n: usize) -> Vec<(String, String)> {
 
 pub fn key_texts(keys: &Keys) -> (String, String) {
     (
-        keys.user().expose_secret().expose_secret().to_owned(),
-        keys.pass().expose_secret().expose_secret().to_owned(),
+        keys.user().to_secret_text().expose_secret().to_owned(),
+        keys.pass().to_secret_text().expose_secret().to_owned(),
     )
 }
 

@@ -181,7 +181,7 @@ fn library_reads_as_its_layer_says(module: &str) {
         layer => layer,
     };
     let result =
-        Keys::parse(&v.user_key, &v.pass_key).and_then(|keys| Store::open(&path)?.recover(&keys));
+        Keys::parse(&v.user_key, &v.pass_key).and_then(|keys| Store::at(&path).recover(&keys));
     assert_eq!(layer_of(&result), expected, "{name}: {result:?}");
     if let Ok(c) = &result {
         assert_eq!(Some(c.username()), v.username.as_deref(), "{name}");
@@ -195,7 +195,7 @@ fn library_reads_as_its_layer_says(module: &str) {
         }
     }
     let whole = matches!(v.fails_at, Layer::Store | Layer::Version);
-    let listed = Store::open(&path).and_then(|store| store.accounts());
+    let listed = Store::at(&path).accounts();
     match (whole, &listed) {
         (false, Ok(_)) => {}
         (true, Err(_)) => assert_eq!(layer_of(&listed), v.fails_at, "{name}: list"),

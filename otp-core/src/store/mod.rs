@@ -53,38 +53,13 @@ fn now() -> u64 {
 }
 
 impl Store {
-    /// A handle to an existing store; [`Error::StoreMissing`] when there is
-    /// no file at `path`.
-    pub fn open(path: impl Into<PathBuf>) -> Result<Self, Error> {
-        let path = path.into();
-        match path.try_exists() {
-            Ok(true) => Ok(Store { path }),
-            Ok(false) => Err(Error::StoreMissing { path }),
-            Err(e) => Err(Error::io("looking for", &path, e)),
-        }
-    }
-
-    /// A handle to the store at `path`, which need not exist yet: readers then
-    /// report [`Error::StoreMissing`], and securing an account creates it.
-    /// Does no I/O.
+    /// The store at `path`: the one way to name a store. Does no I/O; the
+    /// file need not exist yet. Readers then report [`Error::StoreMissing`],
+    /// and securing an account creates it (mode 0600, with missing parent
+    /// directories mode 0700). For the default location, pass
+    /// [`default_store_path`](crate::default_store_path)`()?`.
     pub fn at(path: impl Into<PathBuf>) -> Self {
         Store { path: path.into() }
-    }
-
-    /// A handle to the store at `path`, creating an empty store (mode 0600)
-    /// and its parent directory (mode 0700) when there is none.
-    pub fn create(path: impl Into<PathBuf>) -> Result<Self, Error> {
-        let store = Store { path: path.into() };
-        if !store.path.exists() {
-            store.edit(true, |_| Ok(()))?.commit()?;
-        }
-        Ok(store)
-    }
-
-    /// The store at the default location: `$OTP_LINK_STORE`, else the
-    /// platform's per-user data directory (see [`default_store_path`](crate::default_store_path)).
-    pub fn open_default() -> Result<Self, Error> {
-        Store::open(crate::default_store_path()?)
     }
 
     /// The store's path.
@@ -604,7 +579,9 @@ mod tests {
 
     fn private_store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::create(dir.path().join("s").join("store.cbor")).unwrap();
+        let store = Store::at(dir.path().join("s").join("store.cbor"));
+        // An empty store, so tests can compare its bytes before and after.
+        store.edit(true, |_| Ok(())).unwrap().commit().unwrap();
         (dir, store)
     }
 
@@ -804,8 +781,8 @@ mod tests {
         // Whole keys of two accounts do not even make a pair.
         use secrecy::ExposeSecret;
         let mixed = Keys::parse(
-            ka.user().expose_secret().expose_secret(),
-            kb.pass().expose_secret().expose_secret(),
+            ka.user().to_secret_text().expose_secret(),
+            kb.pass().to_secret_text().expose_secret(),
         );
         assert!(matches!(mixed, Err(Error::MismatchedKeys { .. })));
     }
