@@ -72,8 +72,6 @@ fn open_regular(path: &Path, links: Links) -> Result<(File, fs::Metadata), Error
         }
         options.custom_flags(flags.bits() as i32);
     }
-    #[cfg(not(unix))]
-    let _ = links;
     let file = match options.open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -81,7 +79,8 @@ fn open_regular(path: &Path, links: Links) -> Result<(File, fs::Metadata), Error
                 path: path.to_owned(),
             })
         }
-        Err(e) if is_symlink_refusal(&e) => {
+        // With links followed, ELOOP is a loop of links: an I/O error.
+        Err(e) if matches!(links, Links::Refuse) && is_symlink_refusal(&e) => {
             return Err(Error::NotRegularFile {
                 path: path.to_owned(),
                 kind: "a symbolic link",
