@@ -14,8 +14,11 @@
 
 #![forbid(unsafe_code)]
 
+mod binaries;
 pub mod harness;
 pub mod legacy_fixtures;
+
+pub use binaries::{example_bin, otp_link_bin};
 
 use otp_core::vectors::{self, RawAccount, VectorAccount, VectorValue};
 use otp_core::Field;
@@ -684,51 +687,4 @@ pub fn to_file_text(vector: &Vector) -> String {
     let mut text = serde_json::to_string_pretty(vector).expect("vectors serialise");
     text.push('\n');
     text
-}
-
-/// The `otp-link` binary, built up to date on first use.
-///
-/// otp-link is a binary of another package, so there is no
-/// `CARGO_BIN_EXE_otp-link` in these tests, and a fresh `cargo test` may not
-/// have linked it into the target directory. Build it (a no-op when it is
-/// current, so never stale) with the test's cargo, target directory and
-/// profile, and return its path.
-///
-/// `OTP_LINK_TEST_BIN=PATH` runs the tests against that binary instead, built
-/// some other way: CI runs the CLI tests so against the static musl release
-/// build that README recommends.
-pub fn otp_link_bin() -> &'static std::path::Path {
-    static BINARY: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    BINARY.get_or_init(|| {
-        if let Some(path) = std::env::var_os("OTP_LINK_TEST_BIN").filter(|p| !p.is_empty()) {
-            let path = std::path::PathBuf::from(path);
-            assert!(
-                path.is_file(),
-                "OTP_LINK_TEST_BIN={} is not a file",
-                path.display()
-            );
-            return path;
-        }
-        let exe = std::env::current_exe().expect("current_exe");
-        let mut profile = exe.parent().expect("test binary directory").to_owned();
-        if profile.ends_with("deps") {
-            profile.pop();
-        }
-        let mut build = std::process::Command::new(env!("CARGO"));
-        build
-            .args(["build", "--quiet", "-p", "otp-cli", "--bin", "otp-link"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
-        if let Some(target_dir) = profile.parent() {
-            build.arg("--target-dir").arg(target_dir);
-        }
-        if profile.file_name() == Some("release".as_ref()) {
-            build.arg("--release");
-        }
-        let status = build.status().expect("cannot run cargo build");
-        assert!(
-            status.success(),
-            "cargo build -p otp-cli --bin otp-link failed"
-        );
-        profile.join(format!("otp-link{}", std::env::consts::EXE_SUFFIX))
-    })
 }

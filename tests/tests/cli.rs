@@ -547,19 +547,6 @@ fn completions_and_man_page_come_from_the_clap_definition() {
     assert!(man.contains("secure\\-account"));
 }
 
-/// The path of an example binary of this workspace, built by `cargo test`.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap().join("examples");
-    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.is_file(),
-        "{} is missing: run cargo test --workspace",
-        path.display()
-    );
-    path
-}
-
 fn fingerprint(value: &str) -> u64 {
     value.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
@@ -571,7 +558,7 @@ fn host_starts_a_child_with_only_the_two_keys_as_argv() {
     let env = Env::new();
     let (uk, pk) = env.secure("edms", "edms_app", "Tr0ub4dor&3 ✓");
     // The host: its child gets the keys as argv and the store by environment.
-    let out = Process::new(example("child"))
+    let out = Process::new(otp_link_tests::example_bin("otp-core", "child"))
         .arg(&uk)
         .arg(&pk)
         .env_clear()
@@ -589,7 +576,7 @@ fn host_starts_a_child_with_only_the_two_keys_as_argv() {
     assert!(!text.contains("Tr0ub4dor") && !text.contains("edms_app"));
     // A wrong key: the child fails with otp-link's exit code.
     let (other_uk, _) = env.secure("other", "x", "y");
-    let out = Process::new(example("child"))
+    let out = Process::new(otp_link_tests::example_bin("otp-core", "child"))
         .args([&other_uk, &pk])
         .env("OTP_LINK_STORE", env.store())
         .output()

@@ -21,7 +21,6 @@
 #![cfg(unix)]
 
 use std::env;
-use std::ffi::OsStr;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -42,8 +41,6 @@ const NOTE: &str = "otp-link reached PostgreSQL";
 const QUERY: &str = "SELECT note FROM otp_probe WHERE id = 1";
 /// How long one child process may take before the test gives up on it.
 const CHILD_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long a fallback `cargo build` may take.
-const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
 
 // ---------------------------------------------------------------- processes
 
@@ -109,53 +106,8 @@ fn random_hex(bytes: usize) -> String {
 
 // ---------------------------------------------------------------- binaries
 
-/// target/debug (or target/release): the test executable is in its `deps`.
-fn profile_dir() -> PathBuf {
-    let exe = env::current_exe().expect("current_exe");
-    let mut dir = exe
-        .parent()
-        .expect("test executable has a parent")
-        .to_owned();
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    dir
-}
-
-/// A binary of this workspace at `relative` under the profile directory,
-/// built with `cargo build ARGS` (same cargo, target directory and profile as
-/// this test) when it is not there.
-fn workspace_binary(relative: &str, cargo_args: &[&str]) -> PathBuf {
-    let profile = profile_dir();
-    let path = profile.join(relative);
-    if path.exists() {
-        return path;
-    }
-    let mut build = Command::new(env!("CARGO"));
-    build.arg("build").args(cargo_args);
-    if let Some(target_dir) = profile.parent() {
-        build.arg("--target-dir").arg(target_dir);
-    }
-    if profile.file_name() == Some(OsStr::new("release")) {
-        build.arg("--release");
-    }
-    build.current_dir(env!("CARGO_MANIFEST_DIR"));
-    eprintln!("{} is not built; running {build:?}", path.display());
-    check("cargo build", run_with(&mut build, "", BUILD_TIMEOUT));
-    assert!(
-        path.exists(),
-        "cargo build did not produce {}",
-        path.display()
-    );
-    path
-}
-
 fn pg_child_binary() -> PathBuf {
-    // Examples are built by `cargo test` but get no CARGO_BIN_EXE_ variable.
-    workspace_binary(
-        "examples/pg_child",
-        &["-p", "otp-link-tests", "--example", "pg_child"],
-    )
+    otp_link_tests::example_bin("otp-link-tests", "pg_child")
 }
 
 // ---------------------------------------------------------------- PostgreSQL
