@@ -6,10 +6,9 @@
 //! exit code, nothing on stdout, exactly one `otp-link: ` line on stderr, no
 //! panic.
 
-#![cfg(unix)]
-
 use std::fs;
 use std::io::Write;
+#[cfg(unix)]
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -59,22 +58,42 @@ pub fn spawn(mut command: Command, input: &str) -> Child {
     child
 }
 
-/// Runs a command to completion; panics when it hangs.
-pub fn run(command: Command, input: &str) -> Output {
+/// Runs a command to completion; panics when it hangs ([`HANG`]).
+pub fn run(mut command: Command, input: &str) -> Output {
+    run_with(&mut command, input, HANG)
+}
+
+/// Runs a command to completion with `input` on stdin, capturing its
+/// output; panics when it takes longer than `timeout`. The input is written
+/// on a thread, so a child that does not read it cannot block the test.
+pub fn run_with(command: &mut Command, input: &str, timeout: Duration) -> Output {
     let description = format!("{command:?}");
-    let child = spawn(command, input);
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {description}: {e}"));
     let pid = child.id();
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let input = input.to_owned();
+    // A child that exits before it reads closes the pipe: not our error.
+    let writer = thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+    });
     let (sender, receiver) = mpsc::channel();
     thread::spawn(move || {
         let _ = sender.send(child.wait_with_output());
     });
-    match receiver.recv_timeout(HANG) {
-        Ok(output) => output.expect("waiting for otp-link"),
+    let output = match receiver.recv_timeout(timeout) {
+        Ok(output) => output.unwrap_or_else(|e| panic!("waiting for {description}: {e}")),
         Err(_) => {
             let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("{description} hung for {HANG:?}");
+            panic!("{description} did not finish within {timeout:?}");
         }
-    }
+    };
+    let _ = writer.join();
+    output
 }
 
 pub fn stderr_of(out: &Output) -> String {
@@ -145,17 +164,20 @@ pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temporary directory")
 }
 
+#[cfg(unix)]
 pub fn mode(path: &Path) -> u32 {
     fs::metadata(path).expect("metadata").mode() & 0o7777
 }
 
+#[cfg(unix)]
 pub fn set_mode(path: &Path, mode: u32) {
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod");
 }
 
-/// Writes `bytes` as a store file of mode 0600.
+/// Writes `bytes` as a store file of mode 0600 (on Unix).
 pub fn write_private(path: &Path, bytes: &[u8]) {
     fs::write(path, bytes).expect("writing a store file");
+    #[cfg(unix)]
     set_mode(path, 0o600);
 }
 
@@ -166,12 +188,14 @@ pub fn sibling(store: &Path, suffix: &str) -> PathBuf {
     store.with_file_name(name)
 }
 
+#[cfg(unix)]
 /// True when the tests run as root (they create files owned by their euid).
 pub fn is_root() -> bool {
     let dir = tempdir();
     fs::metadata(dir.path()).expect("metadata").uid() == 0
 }
 
+#[cfg(unix)]
 /// For a test that needs root (to act as another user, to mount): true
 /// when it runs as root; else says on stderr that the test did not run, and
 /// fails under `CI=true`, which runs as root.
@@ -184,6 +208,7 @@ pub fn root_or_skip(why: &str) -> bool {
     false
 }
 
+#[cfg(unix)]
 /// A copy of the binary that user [`NOBODY`] may run, in a directory it may
 /// enter: the way to run otp-link as another user (the test binary's own
 /// directory may not be reachable for that user).
@@ -191,6 +216,7 @@ pub struct AsNobody {
     binary: PathBuf,
 }
 
+#[cfg(unix)]
 impl AsNobody {
     /// Copies the binary into `dir` and makes `dir` enterable by everyone.
     pub fn new(dir: &Path) -> Self {

@@ -31,12 +31,7 @@ fn committed() -> Vec<(String, Vector)> {
 
 fn write_store(dir: &Path, hex_bytes: &str) -> PathBuf {
     let path = dir.join("store.cbor");
-    std::fs::write(&path, hex::decode(hex_bytes).unwrap()).unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
+    otp_link_tests::harness::write_private(&path, &hex::decode(hex_bytes).unwrap());
     path
 }
 

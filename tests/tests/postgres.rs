@@ -26,10 +26,11 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Output};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use otp_link_tests::harness::run_with;
 
 /// The database role whose credentials otp-link secures.
 const ROLE: &str = "otp_app";
@@ -43,38 +44,6 @@ const QUERY: &str = "SELECT note FROM otp_probe WHERE id = 1";
 const CHILD_TIMEOUT: Duration = Duration::from_secs(60);
 
 // ---------------------------------------------------------------- processes
-
-/// Runs a command to completion with `stdin` as its input, capturing its
-/// output; panics when it takes longer than `timeout`.
-fn run_with(command: &mut Command, stdin: &str, timeout: Duration) -> Output {
-    let description = format!("{command:?}");
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {description}: {e}"));
-    let pid = child.id();
-    let mut input = child.stdin.take().expect("piped stdin");
-    let stdin = stdin.to_owned();
-    // Write on a thread: a child that does not read must not block us.
-    let writer = thread::spawn(move || {
-        let _ = input.write_all(stdin.as_bytes());
-    });
-    let (sender, receiver) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = sender.send(child.wait_with_output());
-    });
-    let output = match receiver.recv_timeout(timeout) {
-        Ok(output) => output.unwrap_or_else(|e| panic!("waiting for {description}: {e}")),
-        Err(_) => {
-            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
-            panic!("{description} did not finish within {timeout:?}");
-        }
-    };
-    let _ = writer.join();
-    output
-}
 
 fn run(command: &mut Command) -> Output {
     run_with(command, "", CHILD_TIMEOUT)
