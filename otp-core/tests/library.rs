@@ -15,6 +15,20 @@ fn store() -> (tempfile::TempDir, Store) {
     (dir, store)
 }
 
+/// A store holding account `db` (alice, hunter2, width 25), and its keys.
+fn store_with_alice() -> (tempfile::TempDir, Store, Keys) {
+    let (dir, store) = store();
+    let keys = store
+        .secure_account(
+            "db",
+            &Credentials::new("alice".into(), "hunter2".into()),
+            25,
+        )
+        .and_then(otp_core::Pending::commit)
+        .unwrap();
+    (dir, store, keys)
+}
+
 fn key_texts(keys: &Keys) -> (String, String) {
     (
         keys.user().to_secret_text().expose_secret().to_owned(),
@@ -88,15 +102,7 @@ fn one_byte_too_many_is_refused_at_every_width() {
 
 #[test]
 fn every_flipped_bit_of_a_store_file_is_detected() {
-    let (_dir, store) = store();
-    let keys = store
-        .secure_account(
-            "db",
-            &Credentials::new("alice".into(), "hunter2".into()),
-            25,
-        )
-        .and_then(otp_core::Pending::commit)
-        .unwrap();
+    let (_dir, store, keys) = store_with_alice();
     let good = std::fs::read(store.path()).unwrap();
     for bit in 0..good.len() * 8 {
         let mut bad = good.clone();
@@ -115,15 +121,7 @@ fn every_flipped_bit_of_a_store_file_is_detected() {
 
 #[test]
 fn every_flipped_bit_of_a_key_text_is_detected() {
-    let (_dir, store) = store();
-    let keys = store
-        .secure_account(
-            "db",
-            &Credentials::new("alice".into(), "hunter2".into()),
-            25,
-        )
-        .and_then(otp_core::Pending::commit)
-        .unwrap();
+    let (_dir, store, keys) = store_with_alice();
     let (user, pass) = key_texts(&keys);
     for (which, text) in [(0, &user), (1, &pass)] {
         for bit in 0..text.len() * 8 {

@@ -158,6 +158,12 @@ fn clone_raw(raw: &RawAccount<'static>) -> RawAccount<'static> {
     }
 }
 
+/// Asserts that a `recover` succeeded and printed `expected`.
+fn assert_opens(out: std::process::Output, expected: &str) {
+    assert_ok(&out, "recover");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
+}
+
 fn recover_keys(store: &Path, user_key: &str, pass_key: &str) -> std::process::Output {
     let mut command = otp(store);
     command.args(["recover", user_key, pass_key]);
@@ -188,9 +194,10 @@ fn a_write_that_would_pass_the_size_limit_is_refused_with_the_store_unchanged() 
     assert!(fs::read(&store).unwrap() == before, "the store changed");
     assert!(!sibling(&store, "tmp").exists());
     // And the store still works.
-    let out = recover_keys(&store, &real.user_key, &real.pass_key);
-    assert_ok(&out, "recover below the limit");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "alice\npw\n");
+    assert_opens(
+        recover_keys(&store, &real.user_key, &real.pass_key),
+        "alice\npw\n",
+    );
 }
 
 /// Regression: a single `--batch` of 280,000 lines exited 0 and printed
@@ -1140,9 +1147,7 @@ fn a_failed_directory_sync_says_the_change_is_in_effect() {
     let (user_key, pass_key) = text_keys(&out.stdout).expect("the keys were printed");
     let mut command = nobody.otp(&store);
     command.args(["recover", &user_key, &pass_key]);
-    let out = run(command, "");
-    assert_ok(&out, "recover with the keys of the unsynced change");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "user\npw\n");
+    assert_opens(run(command, ""), "user\npw\n");
 }
 
 /// A lost stderr (`2>/dev/full`) loses the messages, never the command: no

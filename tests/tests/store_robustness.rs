@@ -1130,15 +1130,18 @@ fn the_store_its_lock_and_its_directories_are_created_private() {
     let dir = tempdir();
     let store = dir.path().join("a").join("b").join("store.cbor");
     // Under umask 000, so the modes come from otp-link, not from the umask.
-    let mut command = Command::new("sh");
-    command
-        .args(["-c", "umask 000 && exec \"$@\"", "sh"])
-        .arg(otp_link())
-        .arg("--store")
-        .arg(&store)
-        .args(["secure-account", "db"])
-        .env_remove("OTP_LINK_STORE");
-    let out = run(command, "u\np\n");
+    let secure_under_umask_000 = |name: &str| {
+        let mut command = Command::new("sh");
+        command
+            .args(["-c", "umask 000 && exec \"$@\"", "sh"])
+            .arg(otp_link())
+            .arg("--store")
+            .arg(&store)
+            .args(["secure-account", name])
+            .env_remove("OTP_LINK_STORE");
+        run(command, "u\np\n")
+    };
+    let out = secure_under_umask_000("db");
     assert_ok(&out, "secure-account under umask 000");
     assert_eq!(mode(&dir.path().join("a")), 0o700, "created directory");
     assert_eq!(mode(&dir.path().join("a/b")), 0o700, "created directory");
@@ -1151,15 +1154,7 @@ fn the_store_its_lock_and_its_directories_are_created_private() {
     // The store is the renamed temporary file, created 0600 under umask 000
     // too: a second write shows it is a new file, still private.
     let first = fs::metadata(&store).unwrap().ino();
-    let mut command = Command::new("sh");
-    command
-        .args(["-c", "umask 000 && exec \"$@\"", "sh"])
-        .arg(otp_link())
-        .arg("--store")
-        .arg(&store)
-        .args(["secure-account", "web"])
-        .env_remove("OTP_LINK_STORE");
-    assert_ok(&run(command, "u\np\n"), "second write");
+    assert_ok(&secure_under_umask_000("web"), "second write");
     assert_ne!(fs::metadata(&store).unwrap().ino(), first, "not replaced");
     assert_eq!(mode(&store), 0o600);
 }

@@ -91,7 +91,7 @@ pub(super) fn find_entry<W: Window>(
     wanted: RecordId,
 ) -> Result<(W, Result<Option<FoundEntry>, ScanError>), Error> {
     let mut stream = open()?;
-    match scan(&mut stream, wanted) {
+    match scan::<false>(&mut stream, wanted) {
         Ok(Pass::Done(found)) => return Ok((stream, Ok(found))),
         Err(e) => return Ok((stream, Err(e))),
         Ok(Pass::Rescan) => {}
@@ -100,7 +100,7 @@ pub(super) fn find_entry<W: Window>(
     while !stream.window().2 {
         stream.fill()?;
     }
-    let found = match scan(&mut stream, wanted) {
+    let found = match scan::<true>(&mut stream, wanted) {
         Ok(Pass::Done(found)) => Ok(found),
         Err(e) => Err(e),
         Ok(Pass::Rescan) => unreachable!("a scan of a store held in one window"),
@@ -108,9 +108,16 @@ pub(super) fn find_entry<W: Window>(
     Ok((stream, found))
 }
 
-/// One pass of [`find_entry`], or [`Pass::Rescan`] (never when the window
-/// holds the whole store).
-fn scan(stream: &mut impl Window, wanted: RecordId) -> Result<Pass, ScanError> {
+/// One pass of [`find_entry`], or [`Pass::Rescan`]. Only a pass that
+/// `HOLDS_ALL` (its window holds the whole store) keeps the entries, to
+/// compare them when their fingerprints say a name or id may repeat; the
+/// first pass keeps nothing, so that its loop moves no entry it does not
+/// need (keeping them cost `recover` a copy of every entry), and leaves
+/// that case to the second.
+fn scan<const HOLDS_ALL: bool>(
+    stream: &mut impl Window,
+    wanted: RecordId,
+) -> Result<Pass, ScanError> {
     // The header, then `remaining` entries. A parse that fails before the
     // window reaches the end of the store is retried on a longer one (see
     // format::Accounts::resume).
@@ -128,14 +135,11 @@ fn scan(stream: &mut impl Window, wanted: RecordId) -> Result<Pass, ScanError> {
     };
     let mut seen = UniqueEntries::for_entries(remaining);
     let mut found: Option<FoundEntry> = None;
-    // Whether the window holds every entry read so far: none was let go
-    // with an earlier window.
-    let mut holds_all = true;
     loop {
         let (window, base, eof) = stream.window();
         let mut accounts = format::Accounts::resume(window, base, remaining);
-        // The entries read whole from this window, kept while they may be
-        // every entry of the store; and the last entry boundary reached.
+        // The entries of a window that holds the whole store; and the last
+        // entry boundary reached.
         let mut entries = Vec::new();
         let mut consumed = 0;
         let end = loop {
@@ -149,7 +153,7 @@ fn scan(stream: &mut impl Window, wanted: RecordId) -> Result<Pass, ScanError> {
                             record: entry.record.to_vec(),
                         });
                     }
-                    if holds_all {
+                    if HOLDS_ALL {
                         entries.push(entry);
                     }
                     remaining = accounts.remaining();
@@ -165,7 +169,7 @@ fn scan(stream: &mut impl Window, wanted: RecordId) -> Result<Pass, ScanError> {
             // The end of the store, or the first thing wrong with it: a
             // name or id that repeats before it comes first.
             if !seen.all_distinct() {
-                if !holds_all {
+                if !HOLDS_ALL {
                     return Ok(Pass::Rescan);
                 }
                 format::check_unique(&entries).map_err(ScanError::Store)?;
@@ -175,7 +179,6 @@ fn scan(stream: &mut impl Window, wanted: RecordId) -> Result<Pass, ScanError> {
                 Some(failure) => Err(ScanError::Store(failure)),
             };
         }
-        holds_all &= consumed == 0;
         stream.consume(consumed);
         stream.fill()?;
     }
