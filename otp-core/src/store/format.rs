@@ -496,6 +496,13 @@ impl UniqueEntries {
 /// cache, is sorted alone: about 40 % faster, and still n log n at worst.
 fn has_repeat(values: &[u64]) -> bool {
     const BITS: u32 = 12;
+    // Few values: one sort, without the buckets' 64 KiB of counters, whose
+    // page faults cost a one-account `recover` a fifth of its time.
+    if values.len() <= 1 << BITS {
+        let mut sorted = values.to_vec();
+        sorted.sort_unstable();
+        return sorted.windows(2).any(|pair| pair[0] == pair[1]);
+    }
     let bucket = |value: u64| (value >> (64 - BITS)) as usize;
     let mut starts = vec![0usize; (1 << BITS) + 1];
     for &value in values {
@@ -903,6 +910,11 @@ mod tests {
         // Values in one bucket only, and at the extremes.
         assert!(has_repeat(&[u64::MAX, 1, u64::MAX]));
         assert!(!has_repeat(&[0, 1, 2, u64::MAX]));
+        // Many values in one bucket.
+        let mut crowded: Vec<u64> = (0..5_000u64).map(|i| u64::MAX - i).collect();
+        assert!(!has_repeat(&crowded));
+        crowded.push(u64::MAX - 4_321);
+        assert!(has_repeat(&crowded));
     }
 
     #[test]
