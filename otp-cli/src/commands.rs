@@ -173,7 +173,7 @@ fn deliver<T>(pending: Pending<T>, keys: &[u8]) -> Result<T, CliError> {
         out.flush()?;
         let file = stdout_file()?;
         if file.metadata()?.is_file() {
-            file.sync_all()?;
+            file.sync_data()?;
         }
         Ok::<(), io::Error>(())
     })();

@@ -679,6 +679,7 @@ pub(crate) fn stage(target: &Target, bytes: &[u8], lock: WriteLock) -> Result<St
     }
     file.write_all(bytes)
         .map_err(|e| Error::io("writing", &staged.tmp, e))?;
+    // fsync, not fdatasync: the owner handed over above is metadata too.
     file.sync_all()
         .map_err(|e| Error::io("syncing", &staged.tmp, e))?;
     Ok(staged)
