@@ -166,7 +166,7 @@ fn refuse_discarded_stdout() -> Result<(), CliError> {
 /// written and flushed, and synced when stdout is a file, so that once the
 /// store names the new keys they are on their way or on disk. A failed
 /// write discards the change: the store stays as it was.
-fn deliver<T>(pending: Pending<T>, keys: &[u8]) -> Result<T, CliError> {
+fn deliver<T>(pending: Pending<T>, keys: &[u8]) -> Result<(), CliError> {
     let written = (|| {
         let mut out = io::stdout().lock();
         out.write_all(keys)?;
@@ -183,7 +183,17 @@ fn deliver<T>(pending: Pending<T>, keys: &[u8]) -> Result<T, CliError> {
             "writing the new keys to stdout failed: {e}; nothing was changed: the store is as it was and the previous keys still work"
         )));
     }
-    Ok(pending.commit()?)
+    match pending.commit() {
+        Ok(_) => Ok(()),
+        // The change is in effect and the keys just printed are the
+        // account's: a failure exit here would invite a script to throw
+        // away the only keys that work. Say so, and succeed.
+        Err(e @ otp_core::Error::CommittedUnsynced { .. }) => {
+            crate::note(&format!("warning: {}", printable(&e.to_string())));
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn json_line(value: &impl Serialize) -> Result<Zeroizing<Vec<u8>>, CliError> {
@@ -321,23 +331,6 @@ fn shell_quote(value: &str) -> String {
     quoted
 }
 
-/// A portable environment variable name: a letter or `_`, then letters,
-/// digits or `_`.
-fn check_var_name(name: &str, option: &str) -> Result<(), CliError> {
-    let mut chars = name.chars();
-    let ok = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(CliError::Usage(format!(
-            "{option} '{name}' is not a variable name; use letters, digits and '_', not starting with a digit"
-        )))
-    }
-}
-
 #[derive(Serialize)]
 struct CredentialsJson<'a> {
     username: &'a str,
@@ -384,8 +377,8 @@ fn print_credentials(c: &Credentials, args: &cli::Recover) -> Result<(), CliErro
             password: c.password(),
         })?,
         (None, RecoverFormat::Shell) => {
-            check_var_name(&args.user_var, "--user-var")?;
-            check_var_name(&args.pass_var, "--pass-var")?;
+            input::check_var_name(&args.user_var, "--user-var")?;
+            input::check_var_name(&args.pass_var, "--pass-var")?;
             check_distinct_vars(&[
                 (&args.user_var, "--user-var"),
                 (&args.pass_var, "--pass-var"),
@@ -406,8 +399,8 @@ fn print_credentials(c: &Credentials, args: &cli::Recover) -> Result<(), CliErro
 }
 
 fn exec(path: PathBuf, args: cli::Exec) -> Result<ExitCode, CliError> {
-    check_var_name(&args.user_var, "--user-var")?;
-    check_var_name(&args.pass_var, "--pass-var")?;
+    input::check_var_name(&args.user_var, "--user-var")?;
+    input::check_var_name(&args.pass_var, "--pass-var")?;
     let mut vars = vec![
         (args.user_var.as_str(), "--user-var"),
         (args.pass_var.as_str(), "--pass-var"),
@@ -545,10 +538,10 @@ mod tests {
 
     #[test]
     fn variable_names_are_checked() {
-        assert!(check_var_name("PGPASSWORD", "--pass-var").is_ok());
-        assert!(check_var_name("_x1", "--pass-var").is_ok());
+        assert!(input::check_var_name("PGPASSWORD", "--pass-var").is_ok());
+        assert!(input::check_var_name("_x1", "--pass-var").is_ok());
         for bad in ["", "1A", "A-B", "A B", "A=B", "$(x)"] {
-            assert!(check_var_name(bad, "--pass-var").is_err(), "{bad}");
+            assert!(input::check_var_name(bad, "--pass-var").is_err(), "{bad}");
         }
     }
 }

@@ -26,6 +26,10 @@ pub const MAX_LINE: usize = 4096;
 pub const MAX_BATCH_LINE: usize = 16 * 1024;
 /// The most accounts one `--batch` may hold; larger batches are split.
 pub const MAX_BATCH_ACCOUNTS: usize = 200_000;
+/// The most bytes one `--batch` may hold: what the accounts of a store at
+/// its 64 MiB limit take as JSON lines, with room to spare. Bounds the
+/// memory a batch takes before the library checks its values.
+pub const MAX_BATCH_BYTES: usize = 128 * 1024 * 1024;
 /// How many times a terminal asks for the password and its confirmation
 /// in all before it gives up.
 const PASSWORD_ATTEMPTS: usize = 3;
@@ -49,7 +53,9 @@ fn bounded_line(
     input: &mut impl BufRead,
     limit: usize,
 ) -> Result<Option<Zeroizing<Vec<u8>>>, LineError> {
-    let mut line = Zeroizing::new(Vec::new());
+    // Room for the longest line at once: a growing buffer would leave
+    // copies of the secret behind in the memory it frees, unwiped.
+    let mut line = Zeroizing::new(Vec::with_capacity(limit));
     loop {
         let available = match input.fill_buf() {
             Ok(available) => available,
@@ -184,6 +190,7 @@ pub struct BatchLines {
     input: BufReader<File>,
     number: usize,
     accounts: usize,
+    bytes: usize,
 }
 
 impl BatchLines {
@@ -193,6 +200,7 @@ impl BatchLines {
             input: BufReader::with_capacity(64 * 1024, raw_stdin()?),
             number: 0,
             accounts: 0,
+            bytes: 0,
         })
     }
 
@@ -216,6 +224,13 @@ impl BatchLines {
                 }
             };
             self.number += 1;
+            self.bytes += line.len() + 1;
+            if self.bytes > MAX_BATCH_BYTES {
+                return Err(CliError::Usage(format!(
+                    "the batch holds more than {} MiB; split it into several batches; nothing was secured",
+                    MAX_BATCH_BYTES / (1024 * 1024)
+                )));
+            }
             if self.number == 1 {
                 refuse_bom(&line)?;
             }
@@ -248,6 +263,7 @@ pub fn key_texts(
     keys_env: Option<&str>,
 ) -> Result<[Zeroizing<String>; 2], CliError> {
     if let Some(var) = keys_env {
+        check_var_name(var, "--keys-env")?;
         let value = Zeroizing::new(std::env::var(var).map_err(|_| {
             CliError::Usage(format!(
                 "environment variable {var} (--keys-env) is not set or not UTF-8; set it to the user key and the password key, separated by a space"
@@ -291,6 +307,24 @@ pub fn key_texts(
     let user = resolve(user, "User key")?;
     let pass = resolve(pass, "Password key")?;
     Ok([user, pass])
+}
+
+/// A portable environment variable name: a letter or `_`, then letters,
+/// digits or `_`. A name that is not one is not repeated in the message: it
+/// may be a key given where its variable's name belongs.
+pub fn check_var_name(name: &str, option: &str) -> Result<(), CliError> {
+    let mut chars = name.chars();
+    let ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(CliError::Usage(format!(
+            "the {option} value is not a variable name; name the variable (letters, digits and '_', not starting with a digit), not its value"
+        )))
+    }
 }
 
 /// One key from one line of stdin: surrounding whitespace is ignored, and
@@ -385,7 +419,8 @@ mod terminal {
         termios::tcsetattr(restore.tty, OptionalActions::Now, &quiet).map_err(failed)?;
         let mut out = restore.tty;
         out.write_all(text.as_bytes()).map_err(failed)?;
-        let mut line = Zeroizing::new(Vec::with_capacity(128));
+        // Room for the longest line at once, so it never moves unwiped.
+        let mut line = Zeroizing::new(Vec::with_capacity(MAX_LINE));
         let result = read_line(restore.tty, &mut line);
         drop(restore);
         let _ = tty.write_all(b"\n");

@@ -333,13 +333,24 @@ fn owned_by_another(path: &Path, owner: u32, me: u32) -> Error {
             ),
         };
     }
+    let group = rustix::process::getegid().as_raw();
+    if owner == 0 {
+        // Only a writer gets here: readers accept root's stores.
+        return Error::InsecureStore {
+            path: path.to_owned(),
+            problem: "is owned by root, and only root can write it and keep that owner".into(),
+            fix: format!(
+                "run otp-link as root, or have root run 'chown {me}:{group} {shown}' to give it to you"
+            ),
+        };
+    }
     Error::InsecureStore {
         path: path.to_owned(),
         problem: format!(
             "is owned by user id {owner}, neither you (user id {me}) nor root, so its owner could alter it"
         ),
         fix: format!(
-            "run otp-link as its owner, or have root run 'chown {me} {shown}' if it is yours"
+            "run otp-link as its owner, or have root run 'chown {me}:{group} {shown}' if it is yours"
         ),
     }
 }
@@ -393,12 +404,24 @@ pub(crate) fn target_for_write(path: &Path, create: bool) -> Result<Target, Erro
         path: path.to_owned(),
         kind,
     };
-    if path.file_name().is_none() {
+    // `/`, `..`, and `dir/store.cbor/`: no file is named.
+    #[cfg(unix)]
+    let names_a_directory = {
+        use std::os::unix::ffi::OsStrExt;
+        path.as_os_str().as_bytes().ends_with(b"/")
+    };
+    #[cfg(not(unix))]
+    let names_a_directory = false;
+    if path.file_name().is_none() || names_a_directory {
         return Err(named("a directory"));
     }
     let target = match fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_symlink() => {
-            fs::canonicalize(path).map_err(|e| Error::io("resolving the symbolic link", path, e))?
+        Ok(link) if link.file_type().is_symlink() => {
+            let target = fs::canonicalize(path)
+                .map_err(|e| Error::io("resolving the symbolic link", path, e))?;
+            #[cfg(unix)]
+            refuse_foreign_link(path, &link, &target)?;
+            target
         }
         Ok(_) => path.to_owned(),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -431,6 +454,27 @@ pub(crate) fn target_for_write(path: &Path, create: bool) -> Result<Target, Erro
         owner: Some(owner.map_or_else(|| owner_to_keep(&target, &metadata), Ok)?),
         path: target,
     })
+}
+
+/// Root follows a symbolic link to a store only when the link is root's or
+/// belongs to the store's owner (the kernel's `protected_symlinks` rule,
+/// applied everywhere): a user must not be able to point root's writes at a
+/// store of root's or of another user.
+#[cfg(unix)]
+fn refuse_foreign_link(path: &Path, link: &fs::Metadata, target: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::MetadataExt;
+    if euid() != 0 || link.uid() == 0 {
+        return Ok(());
+    }
+    match fs::metadata(target) {
+        Ok(store) if store.uid() == link.uid() => Ok(()),
+        Err(_) => Ok(()),
+        Ok(_) => Err(Error::UnsafeFile {
+            path: path.to_owned(),
+            problem:
+                "is a symbolic link of one user to a file of another, which root does not follow",
+        }),
+    }
 }
 
 /// `ELOOP`: `O_NOFOLLOW` met a symbolic link.
@@ -620,14 +664,17 @@ fn give_to(file: &File, path: &Path, owner: u32, group: u32) -> Result<(), Error
 /// Re-reads the store under the lock, as [`read_store`] does but through
 /// `O_NOFOLLOW`, and checks that it is still a file a writer may replace
 /// (another process may have swapped it since [`target_for_write`]).
-pub(crate) fn read_for_write(target: &Target) -> Result<Option<StoreBytes>, Error> {
+pub(crate) fn read_for_write(target: &mut Target) -> Result<Option<StoreBytes>, Error> {
     let bytes = match open_regular(&target.path, Links::Refuse) {
         Ok((file, metadata)) => read_open(file, metadata, &target.path, MAX_REPAIR_BYTES)?,
         Err(Error::StoreMissing { .. }) => return Ok(None),
         Err(e) => return Err(e),
     };
+    // The owner of the store as it is now, under the lock: the one to keep.
     #[cfg(unix)]
-    owner_to_keep(&target.path, &bytes.metadata)?;
+    {
+        target.owner = Some(owner_to_keep(&target.path, &bytes.metadata)?);
+    }
     Ok(Some(bytes))
 }
 
@@ -673,8 +720,11 @@ pub(crate) fn stage(target: &Target, bytes: &[u8], lock: WriteLock) -> Result<St
                 Error::io("creating", &staged.tmp, e)
             }
         })?;
+    // Only root hands the new file to the old owner (a writer that is not
+    // root got here as the owner; its new file's group, under mode 0600,
+    // does not matter, and it may not be able to set the old one).
     #[cfg(unix)]
-    if let Some((owner, group)) = target.owner {
+    if let (Some((owner, group)), 0) = (target.owner, euid()) {
         give_to(&file, &staged.tmp, owner, group)?;
     }
     file.write_all(bytes)

@@ -329,9 +329,9 @@ impl Store {
         create: bool,
         change: impl FnOnce(&mut Edit) -> Result<T, Error>,
     ) -> Result<Pending<T>, Error> {
-        let target = file::target_for_write(&self.path, create)?;
+        let mut target = file::target_for_write(&self.path, create)?;
         let lock = file::lock(&target)?;
-        let bytes = match file::read_for_write(&target)? {
+        let bytes = match file::read_for_write(&mut target)? {
             Some(bytes) => Some(bytes),
             None if create => None,
             None => {
