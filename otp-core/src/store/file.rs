@@ -17,6 +17,7 @@
 //! store; the lock and the temporary file are only ever created beside that
 //! target, never through a symbolic link (`O_NOFOLLOW`, `O_EXCL`).
 
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -40,50 +41,31 @@ pub(crate) struct StoreBytes {
 /// Opens the store at `path` and checks its metadata: a regular file within
 /// the size limit. A missing file is [`Error::StoreMissing`].
 fn open_store(path: &Path, limit: u64) -> Result<(File, fs::Metadata), Error> {
-    let (file, metadata) = open_regular(path, Links::Follow)?;
+    let (file, metadata) = open_regular(path)?;
     if metadata.len() > limit {
         return Err(too_large(path, limit));
     }
     Ok((file, metadata))
 }
 
-/// Whether opening a store follows a symbolic link in its last component:
-/// readers do (a linked store is a feature); a writer, which has resolved
-/// the link already, does not, so a link swapped in meanwhile is refused.
-#[derive(Clone, Copy)]
-enum Links {
-    Follow,
-    Refuse,
-}
-
-/// Opens an existing file for reading and refuses anything but a regular
-/// file. Non-blocking, so that opening a FIFO put in place of the store
-/// returns at once (to be refused) instead of waiting forever for a writer,
-/// with the writers' lock held; regular files ignore the flag.
-fn open_regular(path: &Path, links: Links) -> Result<(File, fs::Metadata), Error> {
+/// Opens an existing file for reading, following links (a linked store is a
+/// feature for readers), and refuses anything but a regular file.
+/// Non-blocking, so that opening a FIFO put in place of the store returns at
+/// once (to be refused) instead of waiting forever for a writer; regular
+/// files ignore the flag. A loop of links is an I/O error.
+fn open_regular(path: &Path) -> Result<(File, fs::Metadata), Error> {
     let mut options = OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        let mut flags = rustix::fs::OFlags::NONBLOCK;
-        if let Links::Refuse = links {
-            flags |= rustix::fs::OFlags::NOFOLLOW;
-        }
-        options.custom_flags(flags.bits() as i32);
+        options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
     }
     let file = match options.open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return Err(Error::StoreMissing {
                 path: path.to_owned(),
-            })
-        }
-        // With links followed, ELOOP is a loop of links: an I/O error.
-        Err(e) if matches!(links, Links::Refuse) && is_symlink_refusal(&e) => {
-            return Err(Error::NotRegularFile {
-                path: path.to_owned(),
-                kind: "a symbolic link",
             })
         }
         Err(e) => return Err(Error::io("opening", path, e)),
@@ -379,12 +361,173 @@ fn looks_like_a_store(head: &[u8]) -> bool {
     head.len() > TAG.len() && head[0] >> 5 == 5 && &head[1..=TAG.len()] == TAG
 }
 
+/// How a writer opens a file in the store's directory. Never through a
+/// symbolic link, never blocking on a FIFO, always close-on-exec; created
+/// files are new (`O_EXCL`) and mode 0600.
+#[derive(Clone, Copy)]
+enum Opening {
+    /// The store, to read.
+    Read,
+    /// The lock file, when it exists.
+    ReadWrite,
+    /// The lock file, new.
+    CreateReadWrite,
+    /// The temporary file, new.
+    CreateWrite,
+}
+
+/// The directory of the store a writer replaces, held open. Every file a
+/// writer touches is opened, created, removed and renamed relative to it
+/// (`openat`, `unlinkat`, `renameat`), so that a directory of the store's
+/// path swapped for a link after the checks, by whoever may write there,
+/// cannot make a writer — root handing files to their owner included —
+/// touch a file in another directory.
+struct StoreDir {
+    #[cfg(unix)]
+    fd: File,
+    #[cfg(not(unix))]
+    path: PathBuf,
+}
+
+impl StoreDir {
+    fn open(dir: &Path) -> io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use rustix::fs::{Mode, OFlags};
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
+            // O_PATH on Linux: the directory need only be searchable, as
+            // for writing by path (a directory of mode 0300 works).
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            let access = OFlags::PATH;
+            #[cfg(not(any(target_os = "linux", target_os = "android")))]
+            let access = OFlags::RDONLY;
+            let fd = rustix::fs::open(
+                dir,
+                access | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )?;
+            Ok(StoreDir { fd: File::from(fd) })
+        }
+        #[cfg(not(unix))]
+        Ok(StoreDir {
+            path: dir.to_owned(),
+        })
+    }
+
+    fn try_clone(&self) -> io::Result<Self> {
+        #[cfg(unix)]
+        {
+            Ok(StoreDir {
+                fd: self.fd.try_clone()?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(StoreDir {
+            path: self.path.clone(),
+        })
+    }
+
+    fn file(&self, name: &OsStr, opening: Opening) -> io::Result<File> {
+        #[cfg(unix)]
+        {
+            use rustix::fs::{Mode, OFlags};
+            let base = OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+            let new = OFlags::CREATE | OFlags::EXCL;
+            let flags = match opening {
+                Opening::Read => OFlags::RDONLY | base,
+                Opening::ReadWrite => OFlags::RDWR | base,
+                Opening::CreateReadWrite => OFlags::RDWR | new | base,
+                Opening::CreateWrite => OFlags::WRONLY | new | base,
+            };
+            let fd = rustix::fs::openat(&self.fd, name, flags, Mode::from_raw_mode(0o600))?;
+            Ok(File::from(fd))
+        }
+        #[cfg(not(unix))]
+        {
+            let mut options = OpenOptions::new();
+            match opening {
+                Opening::Read => options.read(true),
+                Opening::ReadWrite => options.read(true).write(true),
+                Opening::CreateReadWrite => options.read(true).write(true).create_new(true),
+                Opening::CreateWrite => options.write(true).create_new(true),
+            };
+            options.open(self.path.join(name))
+        }
+    }
+
+    /// The owner and group of `name`, and whether it is a regular file,
+    /// without following a link and without opening it.
+    #[cfg(unix)]
+    fn stat(&self, name: &OsStr) -> io::Result<(u32, u32, bool)> {
+        use rustix::fs::{AtFlags, FileType};
+        let stat = rustix::fs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW)?;
+        let regular = FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile;
+        Ok((stat.st_uid, stat.st_gid, regular))
+    }
+
+    fn remove(&self, name: &OsStr) -> io::Result<()> {
+        #[cfg(unix)]
+        {
+            rustix::fs::unlinkat(&self.fd, name, rustix::fs::AtFlags::empty())?;
+            Ok(())
+        }
+        #[cfg(not(unix))]
+        fs::remove_file(self.path.join(name))
+    }
+
+    fn rename(&self, from: &OsStr, to: &OsStr) -> io::Result<()> {
+        #[cfg(unix)]
+        {
+            rustix::fs::renameat(&self.fd, from, &self.fd, to)?;
+            Ok(())
+        }
+        #[cfg(not(unix))]
+        fs::rename(self.path.join(from), self.path.join(to))
+    }
+
+    /// fsyncs the directory, through a descriptor that can be synced (an
+    /// `O_PATH` one cannot): this needs read permission on the directory.
+    fn sync(&self) -> io::Result<()> {
+        #[cfg(unix)]
+        {
+            use rustix::fs::{Mode, OFlags};
+            let readable = rustix::fs::openat(
+                &self.fd,
+                ".",
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )?;
+            rustix::fs::fsync(&readable)?;
+            Ok(())
+        }
+        #[cfg(not(unix))]
+        Ok(())
+    }
+}
+
+/// `store.cbor` → `store.cbor.<suffix>`, a name in the same directory.
+fn sibling_name(name: &OsStr, suffix: &str) -> OsString {
+    let mut sibling = name.to_os_string();
+    sibling.push(".");
+    sibling.push(suffix);
+    sibling
+}
+
 /// The store file a writer is about to replace, checked before anything is
 /// created beside it.
 pub(crate) struct Target {
     /// The file to replace: the store path, or for a symbolic link the file
-    /// it points to, so the link survives the rename.
+    /// it points to, so the link survives the rename. For messages: the
+    /// files are reached through `dir` and `name`.
     pub(crate) path: PathBuf,
+    /// Its directory, held open.
+    dir: StoreDir,
+    /// Its name in that directory.
+    name: OsString,
     /// The existing store's owner and group, which the new file keeps.
     #[cfg(unix)]
     owner: Option<(u32, u32)>,
@@ -431,29 +574,87 @@ pub(crate) fn target_for_write(path: &Path, create: bool) -> Result<Target, Erro
                 });
             }
             create_parent(path)?;
-            return Ok(Target {
-                path: path.to_owned(),
-                #[cfg(unix)]
-                owner: None,
-            });
+            path.to_owned()
         }
         Err(e) => return Err(Error::io("looking for", path, e)),
     };
-    // The owner first, from the path: a store of another user may not be
-    // readable, and that is not what is wrong with it. Checked again on the
-    // open file under the lock ([`read_for_write`]).
+    let name = target
+        .file_name()
+        .map(OsStr::to_os_string)
+        .ok_or_else(|| named("a directory"))?;
+    let parent = target.parent().unwrap_or(Path::new(""));
+    let dir = StoreDir::open(parent).map_err(|e| Error::io("opening the directory", parent, e))?;
+    // The owner first, without opening the file: a store of another user
+    // may not be readable, and that is not what is wrong with it. Checked
+    // again on the open file under the lock ([`read_for_write`]).
     #[cfg(unix)]
-    let owner = match fs::metadata(&target) {
-        Ok(metadata) if metadata.is_file() => Some(owner_to_keep(&target, &metadata)?),
-        _ => None,
+    let owner = match dir.stat(&name) {
+        Ok((uid, gid, true)) => Some(owner_of(&target, uid, gid)?),
+        Ok(_) => None,
+        Err(e) if e.kind() == io::ErrorKind::NotFound && create => {
+            return Ok(Target {
+                path: target,
+                dir,
+                name,
+                owner: None,
+            });
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(Error::StoreMissing { path: target });
+        }
+        Err(_) => None,
     };
-    let (file, metadata) = open_regular(&target, Links::Refuse)?;
+    let (file, metadata) = match open_in(&dir, &name, &target) {
+        Err(Error::StoreMissing { .. }) if create => {
+            return Ok(Target {
+                path: target,
+                dir,
+                name,
+                #[cfg(unix)]
+                owner: None,
+            })
+        }
+        opened => opened?,
+    };
     check_store_head(&target, &file)?;
+    #[cfg(unix)]
+    let owner = Some(owner.map_or_else(|| owner_to_keep(&target, &metadata), Ok)?);
+    #[cfg(not(unix))]
+    let _ = metadata;
     Ok(Target {
-        #[cfg(unix)]
-        owner: Some(owner.map_or_else(|| owner_to_keep(&target, &metadata), Ok)?),
         path: target,
+        dir,
+        name,
+        #[cfg(unix)]
+        owner,
     })
+}
+
+/// Opens the store `name` of `dir` to read it, refusing a link and anything
+/// but a regular file, as [`open_regular`] does for a path.
+fn open_in(dir: &StoreDir, name: &OsStr, path: &Path) -> Result<(File, fs::Metadata), Error> {
+    let file = match dir.file(name, Opening::Read) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(Error::StoreMissing {
+                path: path.to_owned(),
+            })
+        }
+        Err(e) if is_symlink_refusal(&e) => {
+            return Err(Error::NotRegularFile {
+                path: path.to_owned(),
+                kind: "a symbolic link",
+            })
+        }
+        Err(e) => return Err(Error::io("opening", path, e)),
+    };
+    let metadata = file
+        .metadata()
+        .map_err(|e| Error::io("reading the metadata of", path, e))?;
+    if !metadata.is_file() {
+        return Err(not_regular(path, &metadata));
+    }
+    Ok((file, metadata))
 }
 
 /// Root follows a symbolic link to a store only when the link is root's or
@@ -519,7 +720,12 @@ fn check_store_head(path: &Path, mut file: &File) -> Result<(), Error> {
 #[cfg(unix)]
 fn owner_to_keep(path: &Path, metadata: &fs::Metadata) -> Result<(u32, u32), Error> {
     use std::os::unix::fs::MetadataExt;
-    let (owner, group) = (metadata.uid(), metadata.gid());
+    owner_of(path, metadata.uid(), metadata.gid())
+}
+
+/// [`owner_to_keep`] from an owner and a group.
+#[cfg(unix)]
+fn owner_of(path: &Path, owner: u32, group: u32) -> Result<(u32, u32), Error> {
     let me = euid();
     if owner != me && me != 0 {
         return Err(owned_by_another(path, owner, me));
@@ -533,20 +739,6 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
     name.push(".");
     name.push(suffix);
     path.with_file_name(name)
-}
-
-/// Options for a file only otp-link creates beside the store: mode 0600,
-/// close-on-exec, never through a symbolic link.
-fn private_options() -> OpenOptions {
-    let mut options = OpenOptions::new();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600).custom_flags(
-            (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32,
-        );
-    }
-    options
 }
 
 /// Creates the store's parent directory (mode 0700 on Unix) when missing.
@@ -581,14 +773,7 @@ pub(crate) struct WriteLock {
 /// writers can still open it.
 pub(crate) fn lock(target: &Target) -> Result<WriteLock, Error> {
     let path = sibling(&target.path, "lock");
-    let opened = |create_new: bool| {
-        let mut options = private_options();
-        options.read(true).write(true);
-        if create_new {
-            options.create_new(true);
-        }
-        options.open(&path)
-    };
+    let name = sibling_name(&target.name, "lock");
     let refuse = |e: io::Error| {
         if is_symlink_refusal(&e) {
             Error::UnsafeFile {
@@ -599,7 +784,7 @@ pub(crate) fn lock(target: &Target) -> Result<WriteLock, Error> {
             Error::io("opening the lock file", &path, e)
         }
     };
-    let file = match opened(true) {
+    let file = match target.dir.file(&name, Opening::CreateReadWrite) {
         Ok(file) => {
             // Only root creates a lock for another user's store; the lock's
             // group does not matter, so nobody else changes it.
@@ -609,7 +794,9 @@ pub(crate) fn lock(target: &Target) -> Result<WriteLock, Error> {
             }
             file
         }
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => opened(false).map_err(refuse)?,
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            target.dir.file(&name, Opening::ReadWrite).map_err(refuse)?
+        }
         Err(e) => return Err(refuse(e)),
     };
     let metadata = file
@@ -665,7 +852,7 @@ fn give_to(file: &File, path: &Path, owner: u32, group: u32) -> Result<(), Error
 /// `O_NOFOLLOW`, and checks that it is still a file a writer may replace
 /// (another process may have swapped it since [`target_for_write`]).
 pub(crate) fn read_for_write(target: &mut Target) -> Result<Option<StoreBytes>, Error> {
-    let bytes = match open_regular(&target.path, Links::Refuse) {
+    let bytes = match open_in(&target.dir, &target.name, &target.path) {
         Ok((file, metadata)) => read_open(file, metadata, &target.path, MAX_REPAIR_BYTES)?,
         Err(Error::StoreMissing { .. }) => return Ok(None),
         Err(e) => return Err(e),
@@ -683,7 +870,11 @@ pub(crate) fn read_for_write(target: &mut Target) -> Result<Option<StoreBytes>, 
 /// dropping it removes the temporary file and leaves the store as it was.
 /// Holds the writers' lock until then.
 pub(crate) struct Staged {
-    tmp: PathBuf,
+    dir: StoreDir,
+    tmp: OsString,
+    name: OsString,
+    /// For messages.
+    tmp_path: PathBuf,
     target: PathBuf,
     committed: bool,
     _lock: WriteLock,
@@ -694,30 +885,36 @@ pub(crate) struct Staged {
 /// name is ours: one left by a killed writer, or planted by someone else, is
 /// removed rather than reused or followed.
 pub(crate) fn stage(target: &Target, bytes: &[u8], lock: WriteLock) -> Result<Staged, Error> {
-    let tmp = sibling(&target.path, "tmp");
-    match fs::remove_file(&tmp) {
+    let tmp_path = sibling(&target.path, "tmp");
+    let tmp = sibling_name(&target.name, "tmp");
+    match target.dir.remove(&tmp) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::io("removing the stale temporary file", &tmp, e)),
+        Err(e) => return Err(Error::io("removing the stale temporary file", &tmp_path, e)),
     }
     let staged = Staged {
+        dir: target
+            .dir
+            .try_clone()
+            .map_err(|e| Error::io("opening the directory of", &target.path, e))?,
         tmp,
+        name: target.name.clone(),
+        tmp_path,
         target: target.path.clone(),
         committed: false,
         _lock: lock,
     };
-    let mut file = private_options()
-        .write(true)
-        .create_new(true)
-        .open(&staged.tmp)
+    let mut file = staged
+        .dir
+        .file(&staged.tmp, Opening::CreateWrite)
         .map_err(|e| {
             if is_symlink_refusal(&e) || e.kind() == io::ErrorKind::AlreadyExists {
                 Error::UnsafeFile {
-                    path: staged.tmp.clone(),
+                    path: staged.tmp_path.clone(),
                     problem: "appeared while otp-link held the lock",
                 }
             } else {
-                Error::io("creating", &staged.tmp, e)
+                Error::io("creating", &staged.tmp_path, e)
             }
         })?;
     // Only root hands the new file to the old owner (a writer that is not
@@ -725,13 +922,13 @@ pub(crate) fn stage(target: &Target, bytes: &[u8], lock: WriteLock) -> Result<St
     // does not matter, and it may not be able to set the old one).
     #[cfg(unix)]
     if let (Some((owner, group)), 0) = (target.owner, euid()) {
-        give_to(&file, &staged.tmp, owner, group)?;
+        give_to(&file, &staged.tmp_path, owner, group)?;
     }
     file.write_all(bytes)
-        .map_err(|e| Error::io("writing", &staged.tmp, e))?;
+        .map_err(|e| Error::io("writing", &staged.tmp_path, e))?;
     // fsync, not fdatasync: the owner handed over above is metadata too.
     file.sync_all()
-        .map_err(|e| Error::io("syncing", &staged.tmp, e))?;
+        .map_err(|e| Error::io("syncing", &staged.tmp_path, e))?;
     Ok(staged)
 }
 
@@ -741,47 +938,76 @@ impl Staged {
     /// ([`Error::NotCommitted`]); a failed directory sync comes after the
     /// change took effect ([`Error::CommittedUnsynced`]).
     pub(crate) fn commit(mut self) -> Result<(), Error> {
-        if let Err(source) = fs::rename(&self.tmp, &self.target) {
+        if let Err(source) = self.dir.rename(&self.tmp, &self.name) {
             return Err(Error::NotCommitted {
                 path: self.target.clone(),
                 source,
             });
         }
         self.committed = true;
-        sync_dir(&self.target)
+        self.dir.sync().map_err(|source| Error::CommittedUnsynced {
+            path: self
+                .target
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_owned(),
+            source,
+        })
     }
 }
 
 impl Drop for Staged {
     fn drop(&mut self) {
         if !self.committed {
-            let _ = fs::remove_file(&self.tmp);
+            let _ = self.dir.remove(&self.tmp);
         }
     }
-}
-
-fn sync_dir(store: &Path) -> Result<(), Error> {
-    #[cfg(unix)]
-    {
-        let dir = match store.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|source| Error::CommittedUnsynced {
-                path: dir.to_owned(),
-                source,
-            })?;
-    }
-    #[cfg(not(unix))]
-    let _ = store;
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found in review: every step of a write looked the path up again, so
+    /// whoever could write the store's parent directory could swap it for a
+    /// link after the checks and have the writer (root, handing files to
+    /// their owner) create, write and rename files in another directory.
+    /// Now every step goes through the directory held open.
+    #[cfg(unix)]
+    #[test]
+    fn a_directory_swapped_for_a_link_after_the_checks_is_not_followed() {
+        let root = tempfile::tempdir().unwrap();
+        let real = root.path().join("d");
+        let victim = root.path().join("victim");
+        fs::create_dir(&real).unwrap();
+        fs::create_dir(&victim).unwrap();
+        fs::write(victim.join("store.cbor"), b"victim").unwrap();
+        let store = real.join("store.cbor");
+        let empty = crate::store::format::encode_store(std::iter::empty());
+        fs::write(&store, &empty).unwrap();
+
+        let mut target = target_for_write(&store, false).unwrap();
+        // The swap, between the checks and the writing.
+        let moved = root.path().join("d2");
+        fs::rename(&real, &moved).unwrap();
+        std::os::unix::fs::symlink(&victim, &real).unwrap();
+
+        let lock = lock(&target).unwrap();
+        assert!(read_for_write(&mut target).unwrap().is_some());
+        stage(&target, b"new store", lock)
+            .unwrap()
+            .commit()
+            .unwrap();
+        assert_eq!(fs::read(victim.join("store.cbor")).unwrap(), b"victim");
+        let mut left: Vec<_> = fs::read_dir(&victim)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["store.cbor"], "files created in the other directory");
+        assert_eq!(fs::read(moved.join("store.cbor")).unwrap(), b"new store");
+    }
 
     #[test]
     fn only_a_store_head_looks_like_a_store() {
