@@ -1263,3 +1263,20 @@ fn an_owner_outside_the_stores_group_can_still_write_it() {
     );
     assert_eq!(fs::metadata(&store).unwrap().uid(), NOBODY);
 }
+
+/// Found in review (older than this work): `rotate` decrypted a store that
+/// others could read, where `recover` refuses it (exit 9).
+#[test]
+fn rotate_refuses_a_store_others_can_read() {
+    let dir = tempdir();
+    let (store, db) = store_with_db(dir.path());
+    set_mode(&store, 0o644);
+    let before = fs::read(&store).unwrap();
+    let mut command = otp(&store);
+    command.args(["rotate", &db.user_key, &db.pass_key]);
+    let line = assert_fails_naming(&run(command, ""), 9, &store, "rotate of a 0644 store");
+    assert!(line.contains("chmod 600"), "{line}");
+    assert_eq!(fs::read(&store).unwrap(), before);
+    set_mode(&store, 0o600);
+    assert_recovers(&store, &db);
+}

@@ -271,17 +271,7 @@ impl StoreStream {
         #[cfg(unix)]
         {
             use std::os::unix::fs::MetadataExt;
-            let mode = self.metadata.mode() & 0o7777;
-            if mode & 0o077 != 0 {
-                return Err(Error::InsecureStore {
-                    path: path.to_owned(),
-                    problem: format!("may be read or written by group or others (mode {mode:04o})"),
-                    fix: format!(
-                        "run 'chmod 600 {}' as its owner",
-                        crate::printable(&path.to_string_lossy())
-                    ),
-                });
-            }
+            check_mode(path, &self.metadata)?;
             let owner = self.metadata.uid();
             let me = euid();
             if owner != me && owner != 0 {
@@ -292,6 +282,37 @@ impl StoreStream {
         let _ = path;
         Ok(())
     }
+}
+
+/// Refuses a store that group or others may read or write: with keys on
+/// command lines that other users can read, the store is the secret half.
+#[cfg(unix)]
+pub(crate) fn check_mode(path: &Path, metadata: &fs::Metadata) -> Result<(), Error> {
+    use std::os::unix::fs::MetadataExt;
+    let mode = metadata.mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(Error::InsecureStore {
+            path: path.to_owned(),
+            problem: format!("may be read or written by group or others (mode {mode:04o})"),
+            fix: format!(
+                "run 'chmod 600 {}' as its owner",
+                crate::printable(&path.to_string_lossy())
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// [`check_mode`] for `rotate`, the writer that decrypts: the store it
+/// opens with keys from a command line must be as private as a reader's.
+pub(crate) fn check_mode_of(path: &Path) -> Result<(), Error> {
+    #[cfg(unix)]
+    if let Ok(metadata) = fs::metadata(path) {
+        check_mode(path, &metadata)?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 #[cfg(unix)]

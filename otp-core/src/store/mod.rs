@@ -263,6 +263,7 @@ impl Store {
     /// credentials and width; once committed, the old keys fail. The change
     /// holds the account's name and its new keys.
     pub fn rotate(&self, keys: &Keys) -> Result<Pending<(String, Keys)>, Error> {
+        file::check_mode_of(&self.path)?;
         self.edit(false, |edit| {
             let index = edit
                 .entries
