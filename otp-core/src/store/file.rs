@@ -61,11 +61,29 @@ fn open_regular(path: &Path) -> Result<(File, fs::Metadata), Error> {
         use std::os::unix::fs::OpenOptionsExt;
         options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
     }
-    let file = match options.open(path) {
+    // Links followed: ELOOP here is a loop of links, an I/O error.
+    regular(options.open(path), path, false)
+}
+
+/// A store file as it was opened: a missing one is [`Error::StoreMissing`];
+/// anything but a regular file, and a link when it was opened with
+/// `O_NOFOLLOW` (`links_refused`), are [`Error::NotRegularFile`].
+fn regular(
+    opened: io::Result<File>,
+    path: &Path,
+    links_refused: bool,
+) -> Result<(File, fs::Metadata), Error> {
+    let file = match opened {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return Err(Error::StoreMissing {
                 path: path.to_owned(),
+            })
+        }
+        Err(e) if links_refused && is_symlink_refusal(&e) => {
+            return Err(Error::NotRegularFile {
+                path: path.to_owned(),
+                kind: "a symbolic link",
             })
         }
         Err(e) => return Err(Error::io("opening", path, e)),
@@ -654,28 +672,7 @@ pub(crate) fn target_for_write(path: &Path, create: bool) -> Result<Target, Erro
 /// Opens the store `name` of `dir` to read it, refusing a link and anything
 /// but a regular file, as [`open_regular`] does for a path.
 fn open_in(dir: &StoreDir, name: &OsStr, path: &Path) -> Result<(File, fs::Metadata), Error> {
-    let file = match dir.file(name, Opening::Read) {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(Error::StoreMissing {
-                path: path.to_owned(),
-            })
-        }
-        Err(e) if is_symlink_refusal(&e) => {
-            return Err(Error::NotRegularFile {
-                path: path.to_owned(),
-                kind: "a symbolic link",
-            })
-        }
-        Err(e) => return Err(Error::io("opening", path, e)),
-    };
-    let metadata = file
-        .metadata()
-        .map_err(|e| Error::io("reading the metadata of", path, e))?;
-    if !metadata.is_file() {
-        return Err(not_regular(path, &metadata));
-    }
-    Ok((file, metadata))
+    regular(dir.file(name, Opening::Read), path, true)
 }
 
 /// Root follows a symbolic link to a store only when the link is root's or
