@@ -686,19 +686,30 @@ fn a_planted_temporary_file_link_is_never_followed() {
     assert_recovers(&store, &web);
 }
 
+/// For the tests that need root: a directory user 65534 may enter with a
+/// copy of the binary, a home directory in it, and a store there with
+/// account `db` secured by root; `None` (the test skipped) when not root.
+fn user_store(why: &str) -> Option<(tempfile::TempDir, AsNobody, PathBuf, PathBuf, Issued)> {
+    if !root_or_skip(why) {
+        return None;
+    }
+    let dir = tempdir();
+    let nobody = AsNobody::new(dir.path());
+    let home = dir.path().join("home");
+    fs::create_dir(&home).unwrap();
+    let store = home.join("store.cbor");
+    let db = secure(&store, "db");
+    Some((dir, nobody, home, store, db))
+}
+
 /// Regression: after root ran `secure-account` on a store owned by `app`,
 /// the store was root:root 0600 and `app` was locked out (exit 9).
 #[test]
 fn a_root_writer_keeps_the_owner_and_group_of_a_users_store() {
-    if !root_or_skip("to give a store to another user") {
+    let Some((_dir, nobody, home, store, db)) = user_store("to give a store to another user")
+    else {
         return;
-    }
-    let dir = tempdir();
-    let nobody = AsNobody::new(dir.path());
-    let home = dir.path().join("app");
-    fs::create_dir(&home).unwrap();
-    let store = home.join("store.cbor");
-    let db = secure(&store, "db");
+    };
     fs::remove_file(sibling(&store, "lock")).unwrap();
     for path in [&home, &store] {
         std::os::unix::fs::chown(path, Some(NOBODY), Some(NOBODY)).unwrap();
@@ -1238,15 +1249,10 @@ fn root_never_follows_a_users_link_to_a_store_of_someone_else() {
 /// the old group on the new file.
 #[test]
 fn an_owner_outside_the_stores_group_can_still_write_it() {
-    if !root_or_skip("to run otp-link as another user") {
+    let Some((_dir, nobody, home, store, db)) = user_store("to run otp-link as another user")
+    else {
         return;
-    }
-    let dir = tempdir();
-    let nobody = AsNobody::new(dir.path());
-    let home = dir.path().join("home");
-    fs::create_dir(&home).unwrap();
-    let store = home.join("store.cbor");
-    let db = secure(&store, "db");
+    };
     for path in [home.clone(), store.clone(), sibling(&store, "lock")] {
         std::os::unix::fs::chown(&path, Some(NOBODY), Some(0)).unwrap();
     }
