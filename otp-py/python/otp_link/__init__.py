@@ -25,6 +25,11 @@ from .pure import (
 
 __all__ = [
     "IMPLEMENTATION",
+    "Credentials",
+    "default_store_path",
+    "recover",
+    "recover_legacy",
+    "verify",
     "AccountExists",
     "AuthenticationFailed",
     "EntropyUnavailable",
@@ -50,3 +55,6 @@ try:
     IMPLEMENTATION = "native"
 except ImportError:
     IMPLEMENTATION = "pure"
+
+if IMPLEMENTATION == "pure":
+    from .pure import Credentials, default_store_path, recover, recover_legacy, verify
