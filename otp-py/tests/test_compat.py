@@ -106,8 +106,10 @@ class GetAccountDetailsTests(Case):
                 for user, password in values:
                     with self.subTest(impl=label, form=form, user=user), context():
                         file, uk, pk = self.legacy(form, user, password)
-                        self.assertEqual(compat.get_account_details(uk, pk, str(file)), (True, user, password))
-                        self.assertEqual(compat.get_account_details(uk, pk, file), (True, user, password))
+                        with self.assertLogs("otp_link", logging.WARNING) as logs:
+                            self.assertEqual(compat.get_account_details(uk, pk, str(file)), (True, user, password))
+                            self.assertEqual(compat.get_account_details(uk, pk, file), (True, user, password))
+                        self.assertEqual(len(logs.records), 1, "one note per file")
 
     def test_an_old_file_is_named_once_as_one_to_import(self):
         file, uk, pk = self.legacy("py3")
