@@ -84,7 +84,7 @@ class Case(unittest.TestCase):
         return messages[-1]
 
     def legacy(self, form: str, user: str = "neil", password: str = "SomethingElse") -> tuple:
-        file = self.dir / ("account-%s.p" % form)
+        file = self.dir / ("account-%s-%d.p" % (form, len(list(self.dir.glob("account-*")))))
         ok, user_key, pass_key = original_api.write_account(user, password, file, form, self.rng)
         self.assertTrue(ok)
         return file, user_key, pass_key
