@@ -123,6 +123,12 @@ vectors!(
     fail_store_length_not_shortest,
     fail_store_name_twice,
     fail_store_id_twice,
+    ok_name_format_characters,
+    fail_store_name_control,
+    fail_store_record_trailing_byte,
+    fail_version_text,
+    fail_version_2_rest_unread,
+    fail_key_vertical_tab,
 );
 
 #[test]

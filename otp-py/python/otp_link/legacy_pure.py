@@ -74,7 +74,7 @@ def _legacy_key(text: object) -> bytearray:
     section 1); the reason never repeats the key."""
     if not isinstance(text, str):
         raise UsageError("a key must be a str, not %s" % type(text).__name__)
-    if any(c in " \t\n\r\f\v" for c in text):
+    if any(c in " \t\n\r\f" for c in text):
         reason = "it holds a space, tab or line break"
     elif not _ALPHABET.issuperset(text):
         reason = "it holds a character outside a-z, A-Z, 0-9 and !$%&*+=?#@"
