@@ -44,7 +44,13 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from hmac import compare_digest
+try:
+    # The constant-time comparison hmac.compare_digest is (CPython's C
+    # function); imported from here, a run as a script does not load
+    # hashlib and OpenSSL, a quarter of its start-up.
+    from _operator import _compare_digest as compare_digest
+except ImportError:  # another Python
+    from hmac import compare_digest
 
 __all__ = [
     "Credentials",
