@@ -334,6 +334,88 @@ class OriginalScriptTests(Case):
                 self.assertEqual(self.run_script("child.py", [b_uk, b_pk, b_file], path)[0], [True, "bob", "b-pass"])
 
 
+def python2() -> str | None:
+    """A Python 2 interpreter that runs: $PYTHON2, python2 on PATH, or one
+    installed by pyenv. Debian 12 packages none, so the tests that use it
+    are skipped without one (under CI too): the forms they check are built
+    byte for byte by original_api, and checked by them where Python 2 is."""
+    candidates = [os.environ.get("PYTHON2"), shutil.which("python2"), shutil.which("python2.7")]
+    candidates += sorted(str(p) for p in Path.home().glob(".pyenv/versions/2.*/bin/python"))
+    for candidate in candidates:
+        if candidate and subprocess.run([candidate, "-c", "import sys; assert sys.version_info[0] == 2"], capture_output=True).returncode == 0:
+            return candidate
+    return None
+
+
+#: The original's secure_account as it ran on Python 2 (WorkflowSecurity2):
+#: a re-implementation, writing with Python 2's own pickle.
+PY2_SECURE_ACCOUNT = """
+import json, pickle, random, sys
+ALPHABET = %(alphabet)r
+def key():
+    return ''.join(ALPHABET[random.randint(0, len(ALPHABET) - 1)] for _ in range(25))
+def encrypt(value, key):
+    data = bytearray(value.encode('utf-8'))
+    pad = ''.join(ALPHABET[random.randint(0, len(ALPHABET) - 1)] for _ in range(23 - len(data)))
+    frame = data + bytearray(pad) + bytearray('%%02d' %% len(data))
+    out = bytearray(f ^ k for f, k in zip(frame, bytearray(key)))
+    return out.decode('utf-8') if max(out) < 0x80 else out.decode('latin-1')
+user, password, path, module, protocol = sys.argv[1:6]
+user, password = user.decode('utf-8'), password.decode('utf-8')
+pickler = __import__(module)
+user_key, pass_key = key(), key()
+values = [encrypt(user, user_key), encrypt(password, pass_key)]
+f = open(path, 'wb')
+pickler.dump({'list': values}, f, int(protocol))
+f.close()
+print(json.dumps([user_key, pass_key]))
+"""
+
+
+class Python2PickleTests(Case):
+    def setUp(self) -> None:
+        super().setUp()
+        self.python2 = python2()
+        if self.python2 is None:
+            self.skipTest("no Python 2 here (set PYTHON2): the Python 2 forms are checked as built by original_api")
+
+    def test_the_python2_forms_are_what_python2_writes(self):
+        stored = [original_api.encrypt("neil", original_api.make_key(self.rng), self.rng) for _ in range(2)]
+        stored[1] = stored[1][:3] + "\\\n\r\x00\x1a" + stored[1][8:]
+        program = (
+            "import json, pickle, cPickle, sys\n"
+            "stored = json.loads(sys.argv[1])\n"
+            "d = {'list': stored}\n"
+            "b = {'list': [v.encode('latin-1') for v in stored]}\n"
+            "print(json.dumps([pickle.dumps(d).encode('hex'), cPickle.dumps(d).encode('hex'),"
+            " pickle.dumps(d, 2).encode('hex'), pickle.dumps(b).encode('hex')]))\n"
+        )
+        done = subprocess.run([self.python2, "-c", program, json.dumps(stored)], capture_output=True)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        written = [bytes.fromhex(h) for h in json.loads(done.stdout)]
+        forms = ["py2-proto0", "py2-cpickle", "py2-proto2", "py2-proto0-str"]
+        for form, real in zip(forms, written):
+            self.assertEqual(original_api.pickled(stored, form), real, form)
+
+    def test_files_python2_wrote_open_through_compat(self):
+        program = PY2_SECURE_ACCOUNT % {"alphabet": original_api.ALPHABET}
+        for module, protocol in (("pickle", 0), ("cPickle", 0), ("pickle", 2), ("cPickle", 2)):
+            for user, password in (("neil", "SomethingElse"), ("bob", "s3cr3t 'q' \\ pw"), ("", "x" * 23)):
+                file = self.dir / ("py2-%s-%d.p" % (module, protocol))
+                done = subprocess.run(
+                    [self.python2, "-c", program, user, password, str(file), module, str(protocol)],
+                    capture_output=True,
+                )
+                self.assertEqual(done.returncode, 0, done.stderr)
+                uk, pk = json.loads(done.stdout)
+                for label, context in self.implementations():
+                    with self.subTest(module=module, protocol=protocol, user=user, impl=label), context():
+                        compat._legacy_noted.clear()
+                        with self.assertLogs("otp_link", logging.WARNING):
+                            got = compat.get_account_details(uk, pk, str(file))
+                        self.assertEqual(got, (True, user, password))
+
+
 class LegacyReaderTests(Case):
     """The pure legacy reader over the project's fixture files, and, where
     the native module is present, against it; and against otp-link

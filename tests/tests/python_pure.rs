@@ -28,7 +28,10 @@ fn runs(program: &str, args: &[&str]) -> bool {
 #[test]
 fn python_pure_reader_and_compat_tests_pass() {
     let python = env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    if !runs(&python, &["-c", "import sys; assert sys.version_info >= (3, 8)"]) {
+    if !runs(
+        &python,
+        &["-c", "import sys; assert sys.version_info >= (3, 8)"],
+    ) {
         let message = format!("no Python 3.8 or later as '{python}'");
         assert!(!in_ci(), "{message}; CI must install python3");
         eprintln!("\n!! tests/tests/python_pure.rs DID NOT RUN: {message} (set PYTHON).\n");
