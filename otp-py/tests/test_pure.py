@@ -437,6 +437,22 @@ class HostileStoreTests(Case):
                 if binary() is not None:
                     self.assertEqual(self.cli_code(user, password, store)[0], 8, label)
 
+    def test_the_fuzz_seeds_fail_as_the_binary_fails(self):
+        """fuzz/corpus/store_decode's seeds, with keys of the first record
+        id in each (or the hostile one), through every reader and otp-link."""
+        require_binary(self)
+        seeds = sorted((otp_cli.REPO / "fuzz" / "corpus" / "store_decode").iterdir())
+        self.assertGreater(len(seeds), 10)
+        for seed in seeds:
+            data = seed.read_bytes()
+            at = data.find(b"\x50")
+            record_id = data[at + 1 : at + 17] if at >= 0 and len(data) >= at + 17 else HOSTILE_ID
+            user = key_text("u", record_id, bytes(25), bytes(32))
+            password = key_text("p", record_id, bytes(25), bytes(32))
+            with self.subTest(seed.name):
+                got = self.assert_like_cli(user, password, self.store(data))
+                self.assertNotEqual(got[0], "ok")
+
     def test_every_truncation_of_a_store_is_store_corrupt(self):
         rng = random.Random(18)
         data, keys = sealed_store(
