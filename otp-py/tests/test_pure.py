@@ -687,6 +687,29 @@ class SpecRuleTests(Case):
                 if binary() is not None:
                     self.assert_like_cli(pad + v["user_key"] + pad, v["pass_key"] + pad, store)
 
+    def test_keys_of_a_newer_otp_link_are_refused_naming_the_native_module(self):
+        """A key version or field letter this reader does not know (launch
+        keys and expiry may bring new ones) is malformed, exit 3, with a
+        message that says the native module may read it."""
+        v = json.loads((otp_cli.VECTORS / "ok-width-25.json").read_text())
+        store = self.store(bytes.fromhex(v["store"]))
+        record = bytes.fromhex(v["record_id"])
+        pad = bytes.fromhex(v["user"]["pad"])
+        mac = bytes.fromhex(v["user"]["mac_key"])
+        newer = key_text("l", record, pad, mac)
+        body = key_text("u", record, pad, mac).replace("otp1-", "otp2-", 1).rsplit("-", 1)[0]
+        import binascii
+
+        otp2 = "%s-%08x" % (body, binascii.crc32(body.encode()))
+        for user_key in (newer, otp2):
+            with self.subTest(user_key[:7]):
+                self.assertEqual(self.all_outcomes(user_key, v["pass_key"], store), ("MalformedKey", 3))
+                with self.assertRaises(pure.MalformedKey) as e:
+                    pure.recover(user_key, v["pass_key"], store=store)
+                self.assertIn("native module", e.exception.message)
+                if binary() is not None:
+                    self.assertEqual(self.cli_code(user_key, v["pass_key"], store)[0], 3)
+
     def test_keys_are_checked_before_the_store_is_read(self):
         v = json.loads((otp_cli.VECTORS / "ok-width-25.json").read_text())
         for store in (self.dir / "missing.cbor", self.dir):

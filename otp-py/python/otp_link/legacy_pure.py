@@ -27,33 +27,21 @@ from __future__ import annotations
 import os
 
 try:
-    from .pure import (
-        AuthenticationFailed,
-        Credentials,
-        MalformedKey,
-        StoreCorrupt,
-        StoreIOError,
-        UsageError,
-        _io_error,
-        _open_flags,
-        _read_at_most,
-        _shown,
-        _wipe,
-    )
+    from . import pure as _pure
 except ImportError:  # pure.py and this file copied side by side, no package
-    from pure import (  # type: ignore[no-redef]
-        AuthenticationFailed,
-        Credentials,
-        MalformedKey,
-        StoreCorrupt,
-        StoreIOError,
-        UsageError,
-        _io_error,
-        _open_flags,
-        _read_at_most,
-        _shown,
-        _wipe,
-    )
+    import pure as _pure  # type: ignore[no-redef]
+
+AuthenticationFailed = _pure.AuthenticationFailed
+Credentials = _pure.Credentials
+MalformedKey = _pure.MalformedKey
+StoreCorrupt = _pure.StoreCorrupt
+StoreIOError = _pure.StoreIOError
+UsageError = _pure.UsageError
+_io_error = _pure._io_error
+_open_flags = _pure._open_flags
+_read_at_most = _pure._read_at_most
+_shown = _pure._shown
+_wipe = _pure._wipe
 
 __all__ = ["recover_legacy", "LEGACY_MAX_FILE_BYTES"]
 

@@ -584,14 +584,16 @@ def _string(buf: bytes, pos: int, major: int, what: str) -> tuple[bytes, int]:
     return buf[pos : pos + length], pos + length
 
 
+def _not_version_1(what: str) -> _Corrupt:
+    """A departure from version 1's schema that a newer writer might make."""
+    return _Corrupt("%s (or a newer otp-link wrote the store: %s)" % (what, _NATIVE_HINT))
+
+
 def _key(buf: bytes, pos: int, expected: bytes) -> int:
     """The map key ``expected`` (a text string), and the position after it."""
     found, pos = _string(buf, pos, 3, "the key of entry '%s'" % expected.decode())
     if found != expected:
-        raise _Corrupt(
-            "expected the map key '%s' (or a newer otp-link wrote the store: %s)"
-            % (expected.decode(), _NATIVE_HINT)
-        )
+        raise _not_version_1("expected the map key '%s'" % expected.decode())
     return pos
 
 
@@ -656,10 +658,7 @@ def _find_entry(buf: bytes, wanted: bytes) -> tuple[str, bytes] | None:
     if version != 1:
         raise _Version(version)
     if entries != 3:
-        raise _Corrupt(
-            "the top-level map does not have exactly three entries (or a newer otp-link "
-            "wrote the store: %s)" % _NATIVE_HINT
-        )
+        raise _not_version_1("the top-level map does not have exactly three entries")
     pos = _key(buf, pos, b"accounts")
     remaining, pos = _count(buf, pos, 4, "the accounts array")
     ids = set()
@@ -711,10 +710,7 @@ def _decode_record(buf: bytes) -> _Record:
     exactly the five entries in order, and nothing after them."""
     n, pos = _count(buf, 0, 5, "an account record")
     if n != 5:
-        raise _Corrupt(
-            "an account record does not have exactly five entries (or a newer otp-link "
-            "wrote the store: %s)" % _NATIVE_HINT
-        )
+        raise _not_version_1("an account record does not have exactly five entries")
     pos = _key(buf, pos, b"width")
     width, pos = _head(buf, pos, 0, "the width")
     if not _MIN_WIDTH <= width <= _MAX_WIDTH:
