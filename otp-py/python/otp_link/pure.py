@@ -373,7 +373,7 @@ def _parse_pair(user_key: object, pass_key: object) -> tuple[_Key, _Key]:
 # ---------------------------------------------------------------- the store file
 
 #: Readers refuse a store larger than this before reading it (spec section 7).
-MAX_STORE_BYTES = 64 * 1024 * 1024
+_MAX_STORE_BYTES = 64 * 1024 * 1024
 
 
 def default_store_path():  # -> pathlib.Path
@@ -484,10 +484,10 @@ def _read_store(path: object) -> tuple[bytes, os.stat_result]:
             raise _io_error("reading the metadata of", path, e) from None
         if not stat.S_ISREG(meta.st_mode):
             raise _not_regular(path, meta.st_mode)
-        if meta.st_size > MAX_STORE_BYTES:
+        if meta.st_size > _MAX_STORE_BYTES:
             raise _too_large(path)
-        data = _read_at_most(fd, MAX_STORE_BYTES, meta.st_size, path)
-        if len(data) > MAX_STORE_BYTES:
+        data = _read_at_most(fd, _MAX_STORE_BYTES, meta.st_size, path)
+        if len(data) > _MAX_STORE_BYTES:
             raise _too_large(path)
         return data, meta
     finally:
