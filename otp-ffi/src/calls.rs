@@ -115,9 +115,9 @@ fn path_of(path: &CStr) -> Result<PathBuf, Failure> {
 /// A path from its C string, which must be UTF-8 where paths are Unicode.
 #[cfg(not(unix))]
 fn path_of(path: &CStr) -> Result<PathBuf, Failure> {
-    path.to_str().map(PathBuf::from).map_err(|_| {
-        Failure::Usage("the store path is not UTF-8; pass it encoded as UTF-8".into())
-    })
+    path.to_str()
+        .map(PathBuf::from)
+        .map_err(|_| Failure::Usage("the store path is not UTF-8; pass it encoded as UTF-8".into()))
 }
 
 /// A value or name that does not fit its buffer. The message names the
@@ -190,10 +190,17 @@ pub(crate) fn verify(store: RawStr, user_key: RawStr, pass_key: RawStr, name: Ra
 pub(crate) fn strerror(code: c_int, out: RawOut) -> c_int {
     boundary(&[out], Record::Nothing, || {
         if !out.has_buf() {
-            return Err(codes::null("buf", "a buffer of OTP_LINK_STRERROR_CAP bytes"));
+            return Err(codes::null(
+                "buf",
+                "a buffer of OTP_LINK_STRERROR_CAP bytes",
+            ));
         }
         out.put_c_string(codes::generic_message(code))
-            .map_err(too_small("cap", "the message", "OTP_LINK_STRERROR_CAP (128)"))
+            .map_err(too_small(
+                "cap",
+                "the message",
+                "OTP_LINK_STRERROR_CAP (128)",
+            ))
     })
 }
 
@@ -204,10 +211,11 @@ pub(crate) fn last_error(out: RawOut) -> c_int {
             return Err(codes::null("buf", "a buffer for the message"));
         }
         let message = last_error::get();
-        out.put_c_string(&message).map_err(|TooSmall| Failure::TooSmall {
-            message: "cap is smaller than the message and its NUL".into(),
-            needed: Some(message.len()),
-        })
+        out.put_c_string(&message)
+            .map_err(|TooSmall| Failure::TooSmall {
+                message: "cap is smaller than the message and its NUL".into(),
+                needed: Some(message.len()),
+            })
     })
 }
 

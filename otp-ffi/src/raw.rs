@@ -178,13 +178,7 @@ mod tests {
             // SAFETY: `cap` bytes from `AT` are inside `self.bytes`, and
             // `len` is a `usize` of `self`; both outlive the returned value
             // in every test, which uses it before touching `self` again.
-            unsafe {
-                RawOut::new(
-                    self.bytes.as_mut_ptr().add(AT).cast(),
-                    cap,
-                    &mut self.len,
-                )
-            }
+            unsafe { RawOut::new(self.bytes.as_mut_ptr().add(AT).cast(), cap, &mut self.len) }
         }
 
         fn buffer(&self, cap: usize) -> &[u8] {

@@ -32,9 +32,12 @@ fn library_dir() -> &'static Path {
     DIR.get_or_init(|| {
         let exe = std::env::current_exe().expect("current_exe");
         let deps = exe.parent().expect("the test executable's directory");
-        let found = [Some(deps), deps.parent()].into_iter().flatten().find(|dir| {
-            dir.join(static_library()).is_file() && dir.join(shared_library()).is_file()
-        });
+        let found = [Some(deps), deps.parent()]
+            .into_iter()
+            .flatten()
+            .find(|dir| {
+                dir.join(static_library()).is_file() && dir.join(shared_library()).is_file()
+            });
         found
             .unwrap_or_else(|| {
                 panic!(
@@ -67,7 +70,15 @@ fn native_libraries() -> &'static [&'static str] {
     if cfg!(target_os = "macos") {
         &["-lSystem", "-lc", "-lm"]
     } else {
-        &["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc"]
+        &[
+            "-lgcc_s",
+            "-lutil",
+            "-lrt",
+            "-lpthread",
+            "-lm",
+            "-ldl",
+            "-lc",
+        ]
     }
 }
 
@@ -197,8 +208,13 @@ fn c_child_recovers_every_success_vector_and_fails_every_other_with_its_code() {
         let mut command = Command::new(child);
         command.args([&v.user_key, &v.pass_key]);
         let out = run(command, Some(&store), &[]);
-        let code =
-            assert_child_matches_the_library(name, &out, "child", &store, (&v.user_key, &v.pass_key));
+        let code = assert_child_matches_the_library(
+            name,
+            &out,
+            "child",
+            &store,
+            (&v.user_key, &v.pass_key),
+        );
         assert_eq!(code == 0, v.fails_at == Layer::None, "{name}: exit {code}");
         if code == 0 {
             let expected = child_line(
@@ -226,7 +242,10 @@ fn c_child_finds_the_store_where_the_cli_looks() {
     let keys = [v.user_key.as_str(), v.pass_key.as_str()];
     let expected = format!(
         "{}\n",
-        child_line(v.username.as_deref().unwrap(), v.password.as_deref().unwrap())
+        child_line(
+            v.username.as_deref().unwrap(),
+            v.password.as_deref().unwrap()
+        )
     );
     // No OTP_LINK_STORE: the per-user data directory, under HOME or under
     // an absolute XDG_DATA_HOME.
@@ -251,13 +270,23 @@ fn c_child_finds_the_store_where_the_cli_looks() {
         None,
         &[("HOME", empty.path()), ("XDG_DATA_HOME", xdg.path())],
     );
-    assert_eq!(text(&out.stdout), expected, "XDG_DATA_HOME: {}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        expected,
+        "XDG_DATA_HOME: {}",
+        text(&out.stderr)
+    );
 
     // An empty OTP_LINK_STORE counts as unset, as for the CLI.
     let mut command = Command::new(child);
     command.args(keys).env(otp_core::STORE_ENV, "");
     let out = run(command, None, &[("HOME", home.path())]);
-    assert_eq!(text(&out.stdout), expected, "empty OTP_LINK_STORE: {}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        expected,
+        "empty OTP_LINK_STORE: {}",
+        text(&out.stderr)
+    );
 
     // Nowhere to look: usage, 2, with what to do.
     let mut command = Command::new(child);

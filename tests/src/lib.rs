@@ -699,7 +699,11 @@ pub fn committed_vectors() -> Vec<(String, Vector)> {
     let mut all = Vec::new();
     for entry in std::fs::read_dir(vectors_dir()).expect("reading spec/vectors") {
         let path = entry.expect("reading spec/vectors").path();
-        let name = path.file_stem().expect("a file name").to_string_lossy().into_owned();
+        let name = path
+            .file_stem()
+            .expect("a file name")
+            .to_string_lossy()
+            .into_owned();
         let text = std::fs::read_to_string(&path).expect("reading a vector");
         let vector = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
         all.push((name, vector));
