@@ -65,20 +65,13 @@ fn shared_library() -> String {
 }
 
 /// What a C program linked with the Rust static library needs besides it
-/// (as `rustc --print native-static-libs` lists them).
+/// and the C library (README, "Other languages"; on glibc from 2.34 on,
+/// threads and dlopen are in the C library itself, but the flags do no harm).
 fn native_libraries() -> &'static [&'static str] {
     if cfg!(target_os = "macos") {
-        &["-lSystem", "-lc", "-lm"]
+        &["-lSystem"]
     } else {
-        &[
-            "-lgcc_s",
-            "-lutil",
-            "-lrt",
-            "-lpthread",
-            "-lm",
-            "-ldl",
-            "-lc",
-        ]
+        &["-lpthread", "-ldl", "-lm"]
     }
 }
 
