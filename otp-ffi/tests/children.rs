@@ -16,6 +16,7 @@
 //! into the `deps` directory beside the test executable, whatever the target
 //! directory (`CARGO_TARGET_DIR` or not) and target triple.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -90,7 +91,7 @@ fn compile_c(source: &str, name: &str) -> Option<PathBuf> {
     if Command::new(&cc).arg("--version").output().is_err() {
         tool_missing(
             "compiling C against libotp_link",
-            "install a C compiler (Debian: apt-get install gcc)",
+            "install one with apt-get install gcc",
         );
         return None;
     }
@@ -124,7 +125,7 @@ fn c_child() -> Option<&'static Path> {
 
 /// A child started as a host starts one: only the keys as arguments, the
 /// store by `OTP_LINK_STORE` when given, no other environment but `extra`.
-fn run(mut command: Command, store: Option<&Path>, extra: &[(&str, &Path)]) -> Output {
+fn run(mut command: Command, store: Option<&Path>, extra: &[(&str, &OsStr)]) -> Output {
     command.env_clear();
     if let Some(store) = store {
         command.env(otp_core::STORE_ENV, store);
@@ -232,7 +233,6 @@ fn utf8_vector() -> Vector {
 fn c_child_finds_the_store_where_the_cli_looks() {
     let Some(child) = c_child() else { return };
     let v = utf8_vector();
-    let keys = [v.user_key.as_str(), v.pass_key.as_str()];
     let expected = format!(
         "{}\n",
         child_line(
@@ -240,15 +240,19 @@ fn c_child_finds_the_store_where_the_cli_looks() {
             v.password.as_deref().unwrap()
         )
     );
-    // No OTP_LINK_STORE: the per-user data directory, under HOME or under
-    // an absolute XDG_DATA_HOME.
+    // The child with no OTP_LINK_STORE and only `env` around it.
+    let run_with = |env: &[(&str, &OsStr)]| {
+        let mut command = Command::new(child);
+        command.args([&v.user_key, &v.pass_key]);
+        run(command, None, env)
+    };
+    // The per-user data directory, under HOME or under an absolute
+    // XDG_DATA_HOME.
     let home = harness::tempdir();
     let data = home.path().join(".local/share/otp-link");
     std::fs::create_dir_all(&data).unwrap();
     write_store(&data, &v);
-    let mut command = Command::new(child);
-    command.args(keys);
-    let out = run(command, None, &[("HOME", home.path())]);
+    let out = run_with(&[("HOME", home.path().as_os_str())]);
     assert_eq!(text(&out.stdout), expected, "HOME: {}", text(&out.stderr));
 
     let xdg = harness::tempdir();
@@ -256,35 +260,27 @@ fn c_child_finds_the_store_where_the_cli_looks() {
     std::fs::create_dir_all(&data).unwrap();
     write_store(&data, &v);
     let empty = harness::tempdir();
-    let mut command = Command::new(child);
-    command.args(keys);
-    let out = run(
-        command,
-        None,
-        &[("HOME", empty.path()), ("XDG_DATA_HOME", xdg.path())],
-    );
-    assert_eq!(
-        text(&out.stdout),
-        expected,
-        "XDG_DATA_HOME: {}",
-        text(&out.stderr)
-    );
+    let out = run_with(&[
+        ("HOME", empty.path().as_os_str()),
+        ("XDG_DATA_HOME", xdg.path().as_os_str()),
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(text(&out.stdout), expected, "XDG_DATA_HOME: {stderr}");
 
     // An empty OTP_LINK_STORE counts as unset, as for the CLI.
-    let mut command = Command::new(child);
-    command.args(keys).env(otp_core::STORE_ENV, "");
-    let out = run(command, None, &[("HOME", home.path())]);
+    let out = run_with(&[
+        (otp_core::STORE_ENV, OsStr::new("")),
+        ("HOME", home.path().as_os_str()),
+    ]);
+    let stderr = text(&out.stderr);
     assert_eq!(
         text(&out.stdout),
         expected,
-        "empty OTP_LINK_STORE: {}",
-        text(&out.stderr)
+        "empty OTP_LINK_STORE: {stderr}"
     );
 
     // Nowhere to look: usage, 2, with what to do.
-    let mut command = Command::new(child);
-    command.args(keys);
-    let out = run(command, None, &[]);
+    let out = run_with(&[]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         text(&out.stderr),
@@ -322,17 +318,22 @@ fn c_child_fails_on_a_missing_or_readable_store_as_the_cli_does() {
     }
 }
 
+/// The program `name` on PATH.
+fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(name))
+            .find(|candidate| candidate.is_file())
+    })
+}
+
 /// valgrind, where it is installed.
 fn valgrind() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join("valgrind"))
-            .find(|candidate| candidate.is_file())
-    });
+    let found = on_path("valgrind");
     if found.is_none() {
         tool_missing(
             "running tests/abi_edges.c under valgrind (it ran without)",
-            "apt-get install valgrind; .ci/run does",
+            "install it with apt-get install valgrind (.ci/run does)",
         );
     }
     found
@@ -396,13 +397,6 @@ struct Java {
 }
 
 fn java() -> Option<Java> {
-    let on_path = |name: &str| {
-        std::env::var_os("PATH").and_then(|path| {
-            std::env::split_paths(&path)
-                .map(|dir| dir.join(name))
-                .find(|candidate| candidate.is_file())
-        })
-    };
     let jna = std::env::var_os("JNA_JAR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/share/java/jna.jar"));
@@ -411,7 +405,7 @@ fn java() -> Option<Java> {
         _ => {
             tool_missing(
                 "the Java child (javac, java and JNA's jar)",
-                "apt-get install default-jdk-headless libjna-java; .ci/run installs libjna-java",
+                "install them with apt-get install default-jdk-headless libjna-java (.ci/run does)",
             );
             None
         }
