@@ -21,7 +21,9 @@
 //!   caller's buffers, and the library's own copies are wiped before the
 //!   call returns. On any failure every output buffer is zeroed.
 //! - No panic crosses the boundary: each call catches it and returns
-//!   [`OTP_LINK_ERR_INTERNAL`].
+//!   [`OTP_LINK_ERR_INTERNAL`] (with the default `panic = "unwind"`, which
+//!   the workspace's profiles keep; under `panic = "abort"` a panic would
+//!   end the process instead).
 //! - Strings going in (store path, keys) are NUL-terminated; values coming
 //!   out are byte spans with a length, the rest of the buffer zeroed.
 //!
