@@ -41,6 +41,7 @@ pub use error::{printable, Error};
 pub use key::{Key, Keys};
 pub use location::{default_store_path, STORE_ENV};
 pub use primitives::{Field, RecordId, DEFAULT_WIDTH, MAX_WIDTH, MIN_WIDTH};
+pub use store::format::MAX_NAME_BYTES;
 pub use store::{harden_process, AccountInfo, Pending, Store};
 
 /// Recovers the credentials the keys open from the store at the default

@@ -492,3 +492,46 @@ impl Terminal {
         self.screen()
     }
 }
+
+// ------------------------------------------------------------ children
+
+/// What the example children print instead of the credentials they
+/// recovered (the Rust child in otp-core/examples, the C and Java children
+/// in otp-ffi/examples): each value's FNV-1a digest, the password's rotated
+/// left by one, XORed.
+pub fn child_fingerprint(username: &str, password: &str) -> u64 {
+    fn fnv1a(value: &str) -> u64 {
+        value.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
+    }
+    fnv1a(username) ^ fnv1a(password).rotate_left(1)
+}
+
+/// The line an example child prints for the credentials it recovered.
+pub fn child_line(username: &str, password: &str) -> String {
+    format!(
+        "recovered a {}-byte username and a {}-byte password; fingerprint {:016x}",
+        username.len(),
+        password.len(),
+        child_fingerprint(username, password)
+    )
+}
+
+// ------------------------------------------------------------ tools
+
+/// Whether `CI` asks for tests that need an external tool to be mandatory
+/// (set, and not empty, `0` or `false`).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// For a test whose external tool is missing: fails under CI, with how CI
+/// gets it; elsewhere says on stderr that (part of) the test did not run.
+pub fn tool_missing(what: &str, install: &str) {
+    assert!(
+        !in_ci(),
+        "{what}: not found, and CI must have it ({install})"
+    );
+    eprintln!("!! skipped {what}: not found; {install} to run it (under CI=true this fails)");
+}

@@ -688,3 +688,26 @@ pub fn to_file_text(vector: &Vector) -> String {
     text.push('\n');
     text
 }
+
+/// spec/vectors, where the committed vector files are.
+pub fn vectors_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/vectors")
+}
+
+/// Every committed vector file, by name (without `.json`), sorted by name.
+pub fn committed_vectors() -> Vec<(String, Vector)> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(vectors_dir()).expect("reading spec/vectors") {
+        let path = entry.expect("reading spec/vectors").path();
+        let name = path
+            .file_stem()
+            .expect("a file name")
+            .to_string_lossy()
+            .into_owned();
+        let text = std::fs::read_to_string(&path).expect("reading a vector");
+        let vector = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        all.push((name, vector));
+    }
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    all
+}

@@ -10,24 +10,8 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use ciborium::Value;
 use otp_core::{Error, Keys, Store};
-use otp_link_tests::{generate, to_file_text, Layer, Vector};
+use otp_link_tests::{committed_vectors, generate, to_file_text, vectors_dir, Layer, Vector};
 use poly1305::universal_hash::KeyInit;
-
-fn vectors_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/vectors")
-}
-
-fn committed() -> Vec<(String, Vector)> {
-    let mut all = Vec::new();
-    for entry in std::fs::read_dir(vectors_dir()).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-        let text = std::fs::read_to_string(&path).unwrap();
-        all.push((name, serde_json::from_str(&text).unwrap()));
-    }
-    all.sort_by(|a, b| a.0.cmp(&b.0));
-    all
-}
 
 fn write_store(dir: &Path, hex_bytes: &str) -> PathBuf {
     let path = dir.join("store.cbor");
@@ -39,7 +23,7 @@ fn write_store(dir: &Path, hex_bytes: &str) -> PathBuf {
 fn committed_vectors_equal_the_generator_byte_for_byte() {
     let generated = generate();
     let names: BTreeSet<_> = generated.iter().map(|(n, _)| n.clone()).collect();
-    let on_disk: BTreeSet<_> = committed().into_iter().map(|(n, _)| n).collect();
+    let on_disk: BTreeSet<_> = committed_vectors().into_iter().map(|(n, _)| n).collect();
     assert_eq!(
         names, on_disk,
         "regenerate with: cargo run -p otp-link-tests --bin gen-vectors"
@@ -56,7 +40,7 @@ fn committed_vectors_equal_the_generator_byte_for_byte() {
 
 #[test]
 fn vectors_cover_every_layer() {
-    let layers: BTreeSet<String> = committed()
+    let layers: BTreeSet<String> = committed_vectors()
         .iter()
         .map(|(_, v)| format!("{:?}", v.fails_at))
         .collect();
@@ -128,7 +112,7 @@ vectors!(
 #[test]
 fn the_vector_list_is_every_file_on_disk() {
     let listed: BTreeSet<String> = LISTED.iter().map(|m| m.replace('_', "-")).collect();
-    let on_disk: BTreeSet<String> = committed().into_iter().map(|(n, _)| n).collect();
+    let on_disk: BTreeSet<String> = committed_vectors().into_iter().map(|(n, _)| n).collect();
     assert_eq!(
         listed, on_disk,
         "list every file of spec/vectors in vectors!"
@@ -261,7 +245,7 @@ fn crc32(bytes: &[u8]) -> u32 {
 
 #[test]
 fn success_vectors_rederive_from_the_spec() {
-    for (name, v) in committed()
+    for (name, v) in committed_vectors()
         .into_iter()
         .filter(|(_, v)| v.fails_at == Layer::None)
     {
@@ -327,7 +311,7 @@ fn map_get<'a>(map: &'a [(Value, Value)], key: &str) -> &'a Value {
 
 #[test]
 fn success_vector_stores_decode_with_a_generic_cbor_decoder() {
-    for (name, v) in committed()
+    for (name, v) in committed_vectors()
         .into_iter()
         .filter(|(_, v)| v.fails_at == Layer::None)
     {

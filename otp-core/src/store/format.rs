@@ -24,7 +24,7 @@ pub(crate) const VERSION: u64 = 1;
 /// Stores larger than this are refused before they are read.
 pub(crate) const MAX_STORE_BYTES: u64 = 64 * 1024 * 1024;
 /// Longest account name, in UTF-8 bytes.
-pub(crate) const MAX_NAME_BYTES: usize = 256;
+pub const MAX_NAME_BYTES: usize = 256;
 
 /// Why bytes are not a store this build can read.
 #[derive(Debug)]
