@@ -20,6 +20,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod audit;
+mod clock;
 mod credentials;
 mod error;
 mod key;
@@ -36,12 +38,13 @@ pub mod vectors;
 /// `secrecy::SecretString`), so callers need no version of their own.
 pub use secrecy;
 
+pub use clock::rfc3339;
 pub use credentials::Credentials;
-pub use error::{printable, Error};
+pub use error::{printable, Error, Expired};
 pub use key::{Key, Keys};
 pub use location::{default_store_path, STORE_ENV};
 pub use primitives::{Field, RecordId, DEFAULT_WIDTH, MAX_WIDTH, MIN_WIDTH};
-pub use store::{harden_process, AccountInfo, Pending, Store};
+pub use store::{harden_process, AccountInfo, Expiry, Pending, Pruned, PrunedAccount, Store};
 
 /// Recovers the credentials the keys open from the store at the default
 /// location ([`default_store_path`]). For another store use
