@@ -238,7 +238,13 @@ impl Store {
     /// The credentials the keys open; [`Error::KeysExpired`] once the
     /// account has expired.
     pub fn recover(&self, keys: &Keys) -> Result<Credentials, Error> {
-        self.open_account(keys).map(|(_, credentials)| credentials)
+        self.open(keys).map(|(_, credentials)| credentials)
+    }
+
+    /// The name of the account the keys open, and its credentials: what
+    /// [`Store::recover`] and [`Store::verify`] give, in one read.
+    pub fn open(&self, keys: &Keys) -> Result<(String, Credentials), Error> {
+        self.open_account(keys)
     }
 
     /// The name of the account the keys open; fails exactly where
