@@ -160,8 +160,9 @@ impl Trail {
         if self.log.is_none() {
             return error;
         }
-        if let (true, CliError::Core(e) | CliError::BatchLine { error: e, .. }) =
-            (self.accounts.is_empty(), &error)
+        let unnamed =
+            self.accounts.len() <= 1 && self.accounts.first().is_none_or(|a| a.0.is_none());
+        if let (true, CliError::Core(e) | CliError::BatchLine { error: e, .. }) = (unnamed, &error)
         {
             if let Some(name) = e.account_name() {
                 self.account(name);
