@@ -48,7 +48,7 @@ def main():
             f"| {int(size):,} account{'s' if size != '1' else ''} | {p * 1e3:.3f} ms | {a * 1e3:.3f} ms | "
             f"{a / p:.2f}× | {len(plain)} | {ratios[0]:.2f} / {statistics.median(ratios):.2f} / {ratios[-1]:.2f} |"
         )
-        verdict.append(f"{int(size):,} accounts: {a / p:.2f}× ({'within' if a / p <= 1.5 else 'NOT within'} 1.5×)")
+        verdict.append(f"{int(size):,} account{'s' if size != '1' else ''}: {a / p:.2f}× ({'within' if a / p <= 1.5 else 'NOT within'} 1.5×)")
     lines += ["", "Target: audited within 1.5× of plain. " + "; ".join(verdict) + ".", ""]
     open(output, "w").write("\n".join(lines))
     print("\n".join(lines))

@@ -55,7 +55,8 @@ impl Trail {
         Ok(Trail {
             log,
             event: event.unwrap_or(""),
-            store,
+            // Absolute, as an auditor reads it elsewhere (no link resolved).
+            store: store.map(|p| std::path::absolute(&p).unwrap_or(p)),
             accounts: Vec::new(),
             program: None,
         })

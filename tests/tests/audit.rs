@@ -503,6 +503,12 @@ fn an_audit_log_that_cannot_be_written_stops_the_command_before_anything_is_rele
     );
     assert_refused(&store, dir.path(), &db, "is a directory");
     assert_refused(&store, Path::new("/dev/null"), &db, "not a regular file");
+    // A second name of another file of ours (here the store itself): the
+    // records would corrupt it.
+    let alias = dir.path().join("alias.log");
+    fs::hard_link(&store, &alias).unwrap();
+    assert_refused(&store, &alias, &db, "has 2 names (hard links)");
+    fs::remove_file(&alias).unwrap();
     // Writable by group or others: records could be forged or erased.
     let shared = dir.path().join("shared.log");
     fs::write(&shared, "").unwrap();
