@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::thread;
 
@@ -545,41 +545,17 @@ fn an_audit_log_of_another_user_is_refused() {
     assert_refused(&store, &log, &db, "is owned by user id 65534");
 }
 
-/// Unmounts a test's tmpfs however the test ends.
-struct Mounted(PathBuf);
-
-impl Drop for Mounted {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
-
 /// A log on a full disk: it opens, the write fails, and recover prints no
 /// credential (exit 10).
 #[test]
 fn a_full_disk_under_the_audit_log_fails_closed() {
-    if !root_or_skip("to mount a small tmpfs") {
-        return;
-    }
     let dir = tempdir();
     let store = dir.path().join("store.cbor");
     let db = secure(&store, "db");
-    let mount = dir.path().join("small");
-    fs::create_dir(&mount).unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=16k", "otp-link-test"])
-        .arg(&mount)
-        .stderr(Stdio::null())
-        .status();
-    if !mounted.is_ok_and(|s| s.success()) {
-        eprintln!("skipped: cannot mount a tmpfs here");
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI runs as root and mounts"
-        );
+    let Some(mounted) = Mounted::small_tmpfs(dir.path(), "16k") else {
         return;
-    }
-    let _mounted = Mounted(mount.clone());
+    };
+    let mount = mounted.path();
     let log = mount.join("audit.log");
     fs::write(&log, "").unwrap();
     set_mode(&log, 0o600);

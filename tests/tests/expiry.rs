@@ -179,6 +179,29 @@ fn an_expired_account_fails_recover_exec_and_verify_with_exit_12_naming_the_date
     assert_eq!(String::from_utf8_lossy(&out.stdout), "scott\ntiger\n");
 }
 
+/// The Rust library's `otp_core::recover`, as a child program calls it,
+/// enforces expiry too: the example child exits with the library's code,
+/// 12.
+#[test]
+fn the_library_recover_refuses_an_expired_account_with_exit_12() {
+    let dir = tempdir();
+    let store = dir.path().join("store.cbor");
+    let v = spec_vector("fail-expired");
+    write_vector_store(&store, &v);
+    let child = otp_link_tests::example_bin("otp-core", "child");
+    let out = run_with(
+        std::process::Command::new(&child)
+            .env("OTP_LINK_STORE", &store)
+            .env_remove("OTP_LINK_AUDIT")
+            .args([&v.user_key, &v.pass_key]),
+        "",
+        HANG,
+    );
+    assert_eq!(out.status.code(), Some(12), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("expired at 2026-11-25T23:40:00Z"));
+    assert!(out.stdout.is_empty());
+}
+
 /// Regression guard for the clock itself: an account secured for one
 /// second opens, and two seconds later fails with exit 12.
 #[test]
