@@ -69,7 +69,7 @@ pub(crate) const INTERNAL_MESSAGE: &str =
 
 /// The generic message of a return code, for `otp_link_strerror`: the same
 /// for every failure with that code, so it holds no path, name or secret.
-/// Codes 1 to 11 are `otp-link`'s exit codes (README, "Exit codes"), in the
+/// Codes 1 to 12 are `otp-link`'s exit codes (README, "Exit codes"), in the
 /// words of a library call.
 pub(crate) fn generic_message(code: c_int) -> &'static str {
     match code {
@@ -85,6 +85,7 @@ pub(crate) fn generic_message(code: c_int) -> &'static str {
         9 => "permission: the store may be read by others or is another user's, or access was denied",
         10 => "input/output error, a busy store lock, or a change not put into effect",
         11 => "a value, account name or store size was rejected",
+        12 => "keys used up or expired: issue new keys, or rotate the account with a new expiry",
         OTP_LINK_ERR_BUFFER_TOO_SMALL => "an output buffer is too small",
         OTP_LINK_ERR_INTERNAL => "internal error in libotp_link (a bug: please report it)",
         _ => "unknown otp-link code",
@@ -125,7 +126,7 @@ mod tests {
     #[test]
     fn each_code_of_otp_link_has_its_own_message() {
         let unknown = generic_message(-1);
-        let known: Vec<c_int> = (0..=11)
+        let known: Vec<c_int> = (0..=12)
             .chain([OTP_LINK_ERR_BUFFER_TOO_SMALL, OTP_LINK_ERR_INTERNAL])
             .collect();
         for &code in &known {

@@ -32,15 +32,31 @@ pub fn otp_link() -> &'static Path {
     crate::otp_link_bin()
 }
 
-/// `otp-link --store STORE`, with no store or lock variables inherited.
+/// `otp-link --store STORE`, with no store, lock or audit variables
+/// inherited.
 pub fn otp(store: &Path) -> Command {
     let mut command = Command::new(otp_link());
     command
         .arg("--store")
         .arg(store)
         .env_remove("OTP_LINK_STORE")
-        .env_remove("OTP_LINK_LOCK_TIMEOUT_MS");
+        .env_remove("OTP_LINK_LOCK_TIMEOUT_MS")
+        .env_remove("OTP_LINK_AUDIT");
     command
+}
+
+/// The committed spec vector `name` (`spec/vectors/NAME.json`).
+pub fn spec_vector(name: &str) -> crate::Vector {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../spec/vectors")
+        .join(format!("{name}.json"));
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("a vector")
+}
+
+/// Writes the store of a spec vector at `path` (mode 0600).
+pub fn write_vector_store(path: &Path, vector: &crate::Vector) {
+    write_private(path, &hex::decode(&vector.store).expect("hex"));
 }
 
 /// Starts a command with `input` on stdin and stdout and stderr captured.
@@ -206,6 +222,57 @@ pub fn root_or_skip(why: &str) -> bool {
     eprintln!("skipped: needs root {why}");
     assert!(std::env::var_os("CI").is_none(), "CI runs as root");
     false
+}
+
+#[cfg(unix)]
+/// A small tmpfs mounted for a test, unmounted however the test ends.
+pub struct Mounted(PathBuf);
+
+#[cfg(unix)]
+impl Mounted {
+    /// Mounts a tmpfs of `size` (as `mount -o size=`, e.g. `"64k"`) at
+    /// `DIR/small`, or `None` where the test must be skipped: not root, or
+    /// no tmpfs can be mounted here (both said on stderr, and failing
+    /// under `CI=true`, which runs as root and mounts).
+    pub fn small_tmpfs(dir: &Path, size: &str) -> Option<Mounted> {
+        if !root_or_skip("to mount a small tmpfs") {
+            return None;
+        }
+        let mount = dir.join("small");
+        fs::create_dir(&mount).expect("a mount point");
+        let mounted = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size}"),
+                "otp-link-test",
+            ])
+            .arg(&mount)
+            .stderr(Stdio::null())
+            .status();
+        if !mounted.is_ok_and(|s| s.success()) {
+            eprintln!("skipped: cannot mount a tmpfs here");
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI runs as root and mounts"
+            );
+            return None;
+        }
+        Some(Mounted(mount))
+    }
+
+    /// Where it is mounted.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+#[cfg(unix)]
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
 }
 
 #[cfg(unix)]
