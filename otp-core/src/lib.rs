@@ -37,7 +37,7 @@ pub mod vectors;
 pub use secrecy;
 
 pub use credentials::Credentials;
-pub use error::{printable, Error};
+pub use error::{one_line, printable, Error};
 pub use key::{Key, Keys};
 pub use location::{default_store_path, STORE_ENV};
 pub use primitives::{Field, RecordId, DEFAULT_WIDTH, MAX_WIDTH, MIN_WIDTH};

@@ -25,6 +25,11 @@ from .pure import (
 
 __all__ = [
     "IMPLEMENTATION",
+    "Credentials",
+    "default_store_path",
+    "recover",
+    "recover_legacy",
+    "verify",
     "AccountExists",
     "AuthenticationFailed",
     "EntropyUnavailable",
@@ -41,12 +46,26 @@ __all__ = [
     "UsageError",
 ]
 
-# The native module's wrapper and the pure reader's public functions are
-# bound here (recover, verify, recover_legacy, default_store_path,
-# Credentials) as they are written: see otp-py/README.md for the contract.
+# The public functions and Credentials: from the native extension when it
+# is installed (a wheel built by maturin from otp-py/src/lib.rs), else from
+# the standard-library reader. Both follow otp-py/README.md's contract.
 try:
-    from . import _native  # noqa: F401
+    from ._native import (
+        Credentials,
+        default_store_path,
+        recover,
+        recover_legacy,
+        verify,
+    )
 
     IMPLEMENTATION = "native"
 except ImportError:
+    from .pure import (
+        Credentials,
+        default_store_path,
+        recover,
+        recover_legacy,
+        verify,
+    )
+
     IMPLEMENTATION = "pure"
