@@ -88,17 +88,21 @@ fn key_text(py: Python<'_>, name: &str, value: &Bound<'_, PyAny>) -> PyResult<Ze
     Ok(Zeroizing::new(text.to_string_lossy().into_owned()))
 }
 
-/// A path argument: a `str`, `bytes` or `os.PathLike`, as `open()` takes.
+/// A path argument: a `str`, `bytes` or `os.PathLike`, as `open()` takes,
+/// decoded as Python decodes file names (`os.fsdecode`).
 fn path_arg(py: Python<'_>, name: &str, value: &Bound<'_, PyAny>) -> PyResult<PathBuf> {
-    value.extract::<PathBuf>().map_err(|_| {
-        usage(
-            py,
-            format!(
-                "{name} must be a path (str, bytes or os.PathLike), not {}",
-                type_name(value)
-            ),
-        )
-    })
+    py.import("os")
+        .and_then(|os| os.call_method1("fsdecode", (value,)))
+        .and_then(|path| path.extract::<PathBuf>())
+        .map_err(|_| {
+            usage(
+                py,
+                format!(
+                    "{name} must be a path (str, bytes or os.PathLike), not {}",
+                    type_name(value)
+                ),
+            )
+        })
 }
 
 /// The store `store` names, or the default one (`OTP_LINK_STORE`, then the
