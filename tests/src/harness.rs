@@ -21,6 +21,25 @@ use secrecy::ExposeSecret;
 
 // ------------------------------------------------------------------ harness
 
+/// Whether `CI` asks for every suite to run: set, and neither empty,
+/// `false` nor `0`.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// A suite that needs an external tool found it missing: under CI this
+/// fails (`install` says what CI must install); elsewhere it says loudly on
+/// stderr that `suite` did not run, and the caller returns (passes).
+pub fn missing_tool(suite: &str, message: &str, install: &str) {
+    if in_ci() {
+        panic!("{suite}: {message}; CI must install it: {install}");
+    }
+    eprintln!("\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
+    eprintln!("!! {suite} DID NOT RUN: {message}.");
+    eprintln!("!! To run it: {install}; with CI set, it fails instead.");
+    eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n");
+}
+
 /// How long one otp-link process may take before the test calls it hung. A
 /// bound against hangs (a FIFO store once blocked forever), not a measure.
 pub const HANG: Duration = Duration::from_secs(60);
