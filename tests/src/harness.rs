@@ -29,15 +29,19 @@ pub fn in_ci() -> bool {
 
 /// A suite that needs an external tool found it missing: under CI this
 /// fails (`install` says what CI must install); elsewhere it says loudly on
-/// stderr that `suite` did not run, and the caller returns (passes).
+/// stderr that `suite` did not run, and the caller returns (passes). The
+/// banner is written to the process's stderr itself, past the test
+/// harness's capture, so `cargo test` shows it although the test passes.
 pub fn missing_tool(suite: &str, message: &str, install: &str) {
     if in_ci() {
         panic!("{suite}: {message}; CI must install it: {install}");
     }
-    eprintln!("\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
-    eprintln!("!! {suite} DID NOT RUN: {message}.");
-    eprintln!("!! To run it: {install}; with CI set, it fails instead.");
-    eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n");
+    let rule = "!".repeat(72);
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "\n{rule}\n!! {suite} DID NOT RUN: {message}.\n\
+         !! To run it: {install}; with CI set, it fails instead.\n{rule}\n"
+    );
 }
 
 /// How long one otp-link process may take before the test calls it hung. A
