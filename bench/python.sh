@@ -63,7 +63,8 @@ VPY=$WORK/venv/bin/python
 
 say "securing a 1-account store and writing a Secure-Python-Link file"
 export OTP_LINK_STORE=$WORK/store.cbor
-read -r USER_KEY PASS_KEY < <(printf 'alice\ns3cret pw\n' | "$OTP" secure-account bench | tr '\n' ' ')
+mapfile -t KEYS < <(printf 'alice\ns3cret pw\n' | "$OTP" secure-account bench 2>/dev/null)
+USER_KEY=${KEYS[0]} PASS_KEY=${KEYS[1]}
 mapfile -t LEGACY_KEYS < <("$VPY" "$BENCH_DIR/make_legacy_account.py" "$WORK/legacy.pkl" alice 's3cret pw')
 cat > "$WORK/child.py" <<'EOF'
 import sys
@@ -125,7 +126,10 @@ child = med("python child.py USER_KEY PASS_KEY (otp_link)")
 legacy = med("python legacy_recover.py FILE KEYS (Secure-Python-Link)")
 recover = statistics.median(inproc["recover"])
 verify = statistics.median(inproc["verify"])
-commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+git = lambda *a: subprocess.run(["git", *a], capture_output=True, text=True, cwd=os.path.dirname(out))
+commit = git("rev-parse", "--short", "HEAD").stdout.strip() or "unknown"
+if git("diff", "--quiet", "HEAD", "--").returncode:
+    commit += " (with uncommitted changes)"
 lines = [
     "# otp-link Python benchmark results\n",
     f"`bench/python.sh`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, commit {commit}, "

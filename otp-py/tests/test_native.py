@@ -70,6 +70,32 @@ def test_the_native_extension_is_the_implementation_in_use():
         assert getattr(otp_link, name) is getattr(_native, name), name
 
 
+def test_importing_otp_link_leaves_the_pure_reader_unloaded_until_an_exception_is_needed():
+    """The import budget (2 ms over ``python -c pass``) has no room for
+    otp_link.pure's imports: its classes load on first use."""
+    probe = (
+        "import sys, otp_link\n"
+        "assert 'otp_link.pure' not in sys.modules, sorted(m for m in sys.modules if 'otp' in m)\n"
+        "assert 'AuthenticationFailed' in dir(otp_link)\n"
+        "try:\n"
+        "    otp_link.recover('not-a-key', 'not-a-key')\n"
+        "except otp_link.MalformedKey as e:\n"
+        "    assert type(e) is sys.modules['otp_link.pure'].MalformedKey\n"
+        "from otp_link import OtpLinkError, UsageError\n"
+        "assert OtpLinkError is sys.modules['otp_link.pure'].OtpLinkError\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout == "ok\n", done.stderr
+    from otp_link import pure
+
+    for name in otp_link._EXCEPTIONS:
+        assert getattr(otp_link, name) is getattr(pure, name)
+        assert issubclass(getattr(otp_link, name), otp_link.OtpLinkError)
+    with pytest.raises(AttributeError):
+        otp_link.NoSuchError
+
+
 # ---------------------------------------------------------------- vectors
 
 
