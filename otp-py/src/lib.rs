@@ -89,20 +89,25 @@ fn key_text(py: Python<'_>, name: &str, value: &Bound<'_, PyAny>) -> PyResult<Ze
 }
 
 /// A path argument: a `str`, `bytes` or `os.PathLike`, as `open()` takes,
-/// decoded as Python decodes file names (`os.fsdecode`).
+/// decoded as Python decodes file names (`os.fsdecode`, skipped for a
+/// `str`, the common case, which it would return as it is).
 fn path_arg(py: Python<'_>, name: &str, value: &Bound<'_, PyAny>) -> PyResult<PathBuf> {
-    py.import("os")
-        .and_then(|os| os.call_method1("fsdecode", (value,)))
-        .and_then(|path| path.extract::<PathBuf>())
-        .map_err(|_| {
-            usage(
-                py,
-                format!(
-                    "{name} must be a path (str, bytes or os.PathLike), not {}",
-                    type_name(value)
-                ),
-            )
-        })
+    let decoded = if value.is_instance_of::<PyString>() {
+        value.extract::<PathBuf>()
+    } else {
+        py.import("os")
+            .and_then(|os| os.call_method1("fsdecode", (value,)))
+            .and_then(|path| path.extract::<PathBuf>())
+    };
+    decoded.map_err(|_| {
+        usage(
+            py,
+            format!(
+                "{name} must be a path (str, bytes or os.PathLike), not {}",
+                type_name(value)
+            ),
+        )
+    })
 }
 
 /// The store `store` names, or the default one (`OTP_LINK_STORE`, then the
