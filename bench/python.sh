@@ -69,14 +69,7 @@ expected=$(printf 'alice\ns3cret pw')
 [ "$("$VPY" "$BENCH_DIR/legacy_recover.py" "$WORK/legacy.pkl" "${LEGACY_KEYS[@]}")" = "$expected" ] ||
   die "legacy_recover.py printed the wrong values"
 
-calm() { awk -v cpus="$(nproc)" '{ exit !($1 < 0.5 * cpus) }' /proc/loadavg; }
-for _ in $(seq 18); do
-  calm && break
-  say "load average $(cut -d' ' -f1 /proc/loadavg): waiting for the machine to settle"
-  sleep 5
-done
-LOAD1=$(cut -d' ' -f1 /proc/loadavg)
-calm || say "WARNING: load average $LOAD1 at the start ($(nproc) CPUs): results are noisy"
+. "$BENCH_DIR/settle.sh"   # waits for the load to fall; sets LOAD1
 
 say "timing whole processes ($ROUNDS interleaved rounds) and otp_link.recover in-process"
 ROUNDS=$ROUNDS CALLS=$CALLS LOAD1=$LOAD1 "$VPY" "$BENCH_DIR/python_bench.py" "$BENCH_DIR/python-results.md" \

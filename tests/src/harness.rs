@@ -119,6 +119,23 @@ pub fn run_with(command: &mut Command, input: &str, timeout: Duration) -> Output
     output
 }
 
+/// Bytes a program printed, as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Panics with the command's output unless it succeeded.
+pub fn check(what: &str, output: Output) -> Output {
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        output.status,
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    output
+}
+
 pub fn stderr_of(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }

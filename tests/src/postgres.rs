@@ -29,6 +29,7 @@ use std::process::{Command, Output};
 use std::thread;
 use std::time::Duration;
 
+pub use crate::harness::{check, text};
 use crate::harness::{missing_tool, run_with};
 
 /// The database role whose credentials otp-link secures.
@@ -47,23 +48,6 @@ pub const CHILD_TIMEOUT: Duration = Duration::from_secs(60);
 /// Runs a command with empty stdin; panics when it hangs ([`CHILD_TIMEOUT`]).
 pub fn run(command: &mut Command) -> Output {
     run_with(command, "", CHILD_TIMEOUT)
-}
-
-/// Bytes a program printed, as text.
-pub fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Panics with the command's output unless it succeeded.
-pub fn check(what: &str, output: Output) -> Output {
-    assert!(
-        output.status.success(),
-        "{what} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
-        output.status,
-        text(&output.stdout),
-        text(&output.stderr)
-    );
-    output
 }
 
 /// `bytes` random bytes, as hex.

@@ -25,7 +25,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::harness::{missing_tool, run_with};
+use crate::harness::{check, missing_tool, run_with, text};
 
 /// How long making the environment or building the wheel may take.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(900);
@@ -68,22 +68,9 @@ impl Venv {
     }
 }
 
-/// Output as text.
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 /// Runs a set-up step, panicking with its output when it fails.
 fn step(what: &str, command: &mut Command) -> Output {
-    let output = run_with(command, "", SETUP_TIMEOUT);
-    assert!(
-        output.status.success(),
-        "{what} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
-        output.status,
-        text(&output.stdout),
-        text(&output.stderr)
-    );
-    output
+    check(what, run_with(command, "", SETUP_TIMEOUT))
 }
 
 /// The base interpreter and what it says of itself (`sys.executable` and

@@ -19,15 +19,11 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use otp_link_tests::harness::run_with;
+use otp_link_tests::harness::{run_with, text};
 use otp_link_tests::python::{repo, venv_or_skip};
 
 /// How long pytest or stubtest may take.
 const SUITE_TIMEOUT: Duration = Duration::from_secs(600);
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 fn report(what: &str, output: &Output) {
     eprintln!(
