@@ -303,6 +303,33 @@ def test_arguments_of_the_wrong_type_are_usage_errors(secure, store, call):
         function(user_key)
 
 
+def test_every_exit_code_of_the_readme_has_its_class():
+    """Each failure code README's table lists (1 to 12; 0 is success, 126,
+    127 and 130 are the CLI's own) has its class, which ``exit_code`` and
+    ``error_for_exit_code`` agree on; the reader raises nine of them above,
+    each checked against the binary."""
+    from otp_link import pure
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    codes = set()
+    for row in table.splitlines():
+        cells = row.split("|")
+        if len(cells) > 2 and cells[1].strip().isdigit():
+            codes.add(int(cells[1]))
+    library_codes = {code for code in codes if 0 < code < 126}
+    assert library_codes >= set(range(1, 12)), library_codes
+    classes = {getattr(otp_link, name) for name in otp_link._EXCEPTIONS} - {otp_link.OtpLinkError}
+    by_code = {}
+    for cls in classes:
+        by_code.setdefault(cls.exit_code, set()).add(cls)
+    assert set(by_code) >= library_codes
+    for code, found in by_code.items():
+        made = pure.error_for_exit_code(code, "a message")
+        assert type(made) in found and made.exit_code == code and str(made) == "a message"
+        assert found - {type(made)} <= {otp_link.MismatchedKeys}, found
+
+
 # ---------------------------------------------------------------- Credentials
 
 
