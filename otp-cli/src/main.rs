@@ -94,11 +94,11 @@ fn message(error: &CliError) -> String {
     }
 }
 
-/// Prints one error line: newlines folded, control and format characters
-/// escaped, so what reaches a log or a terminal is exactly one plain line.
+/// Prints one error line ([`otp_core::one_line`]: newlines folded, control
+/// and format characters escaped), so what reaches a log or a terminal is
+/// exactly one plain line.
 fn report(message: &str, code: u8) -> ExitCode {
-    let line = message.replace(['\n', '\r'], " ");
-    note(&otp_core::printable(&line));
+    note(&otp_core::one_line(message));
     ExitCode::from(code)
 }
 

@@ -399,6 +399,14 @@ pub fn printable(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `message` as the one line an error is reported in: line breaks folded
+/// into spaces, then [`printable`]. `otp-link` prints every error so (after
+/// `otp-link: `), and the bindings raise their exceptions with the same
+/// line, so that a message reads the same from every front end.
+pub fn one_line(message: &str) -> String {
+    printable(&message.replace(['\n', '\r'], " ")).into_owned()
+}
+
 /// A path as [`printable`] text.
 fn shown(path: &Path) -> String {
     printable(&path.to_string_lossy()).into_owned()
@@ -620,6 +628,13 @@ mod tests {
         for c in ['a', ' ', 'é', '密', '\u{2010}', '\u{202f}', '\u{fffd}'] {
             assert!(!is_format_char(c), "{c:?}");
         }
+    }
+
+    #[test]
+    fn one_line_folds_line_breaks_and_escapes_controls() {
+        assert_eq!(one_line("plain"), "plain");
+        assert_eq!(one_line("a\nb\r\nc"), "a b  c");
+        assert_eq!(one_line("x\u{1b}[2J\ny"), "x\\u{1b}[2J y");
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub use secrecy;
 
 pub use clock::rfc3339;
 pub use credentials::Credentials;
-pub use error::{printable, Error, Expired};
+pub use error::{one_line, printable, Error, Expired};
 pub use key::{Key, Keys};
 pub use location::{default_store_path, STORE_ENV};
 pub use primitives::{Field, RecordId, DEFAULT_WIDTH, MAX_WIDTH, MIN_WIDTH};

@@ -22,7 +22,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use otp_core::{Keys, Store};
-use otp_link_tests::harness::{self, child_line, tool_missing};
+use otp_link_tests::harness::{self, child_line, missing_tool};
 use otp_link_tests::{committed_vectors, Layer, Vector};
 
 const CRATE: &str = env!("CARGO_MANIFEST_DIR");
@@ -89,8 +89,9 @@ fn build_dir() -> PathBuf {
 fn compile_c(source: &str, name: &str) -> Option<PathBuf> {
     let cc = std::env::var_os("CC").unwrap_or_else(|| "cc".into());
     if Command::new(&cc).arg("--version").output().is_err() {
-        tool_missing(
+        missing_tool(
             "compiling C against libotp_link",
+            "not found",
             "install one with apt-get install gcc",
         );
         return None;
@@ -331,8 +332,9 @@ fn on_path(name: &str) -> Option<PathBuf> {
 fn valgrind() -> Option<PathBuf> {
     let found = on_path("valgrind");
     if found.is_none() {
-        tool_missing(
+        missing_tool(
             "running tests/abi_edges.c under valgrind (it ran without)",
+            "not found",
             "install it with apt-get install valgrind (.ci/run does)",
         );
     }
@@ -403,8 +405,9 @@ fn java() -> Option<Java> {
     match (on_path("javac"), on_path("java"), jna.is_file()) {
         (Some(javac), Some(java), true) => Some(Java { javac, java, jna }),
         _ => {
-            tool_missing(
+            missing_tool(
                 "the Java child (javac, java and JNA's jar)",
+                "not found",
                 "install them with apt-get install default-jdk-headless libjna-java (.ci/run does)",
             );
             None

@@ -21,6 +21,29 @@ use secrecy::ExposeSecret;
 
 // ------------------------------------------------------------------ harness
 
+/// Whether `CI` asks for every suite to run: set, and neither empty,
+/// `false` nor `0`.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// A suite that needs an external tool found it missing: under CI this
+/// fails (`install` says what CI must install); elsewhere it says loudly on
+/// stderr that `suite` did not run, and the caller returns (passes). The
+/// banner is written to the process's stderr itself, past the test
+/// harness's capture, so `cargo test` shows it although the test passes.
+pub fn missing_tool(suite: &str, message: &str, install: &str) {
+    if in_ci() {
+        panic!("{suite}: {message}; CI must install it: {install}");
+    }
+    let rule = "!".repeat(72);
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "\n{rule}\n!! {suite} DID NOT RUN: {message}.\n\
+         !! To run it: {install}; with CI set, it fails instead.\n{rule}\n"
+    );
+}
+
 /// How long one otp-link process may take before the test calls it hung. A
 /// bound against hangs (a FIFO store once blocked forever), not a measure.
 pub const HANG: Duration = Duration::from_secs(60);
@@ -109,6 +132,23 @@ pub fn run_with(command: &mut Command, input: &str, timeout: Duration) -> Output
         }
     };
     let _ = writer.join();
+    output
+}
+
+/// Bytes a program printed, as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Panics with the command's output unless it succeeded.
+pub fn check(what: &str, output: Output) -> Output {
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        output.status,
+        text(&output.stdout),
+        text(&output.stderr)
+    );
     output
 }
 
@@ -583,22 +623,4 @@ pub fn child_line(username: &str, password: &str) -> String {
         password.len(),
         child_fingerprint(username, password)
     )
-}
-
-// ------------------------------------------------------------ tools
-
-/// Whether `CI` asks for tests that need an external tool to be mandatory
-/// (set, and not empty, `0` or `false`).
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
-}
-
-/// For a test whose external tool is missing: fails under CI, with how CI
-/// gets it; elsewhere says on stderr that (part of) the test did not run.
-pub fn tool_missing(what: &str, install: &str) {
-    assert!(
-        !in_ci(),
-        "{what}: not found, and CI must have it ({install})"
-    );
-    eprintln!("!! skipped {what}: not found; {install} to run it (under CI=true this fails)");
 }

@@ -17,8 +17,11 @@
 mod binaries;
 pub mod harness;
 pub mod legacy_fixtures;
+#[cfg(unix)]
+pub mod postgres;
+pub mod python;
 
-pub use binaries::{example_bin, otp_link_bin};
+pub use binaries::{example_bin, otp_link_bin, target_dir};
 
 use otp_core::vectors::{self, RawAccount, VectorAccount, VectorValue};
 use otp_core::Field;
