@@ -82,14 +82,7 @@ OTP=${BIN[${BUILDS[0]}]}
 
 # --- load --------------------------------------------------------------------
 # The build itself raises the load average: give it up to 90 s to settle.
-calm() { awk -v cpus="$(nproc)" '{ exit !($1 < 0.5 * cpus) }' /proc/loadavg; }
-for _ in $(seq 18); do
-  calm && break
-  say "load average $(cut -d' ' -f1 /proc/loadavg): waiting for the machine to settle"
-  sleep 5
-done
-LOAD1=$(cut -d' ' -f1 /proc/loadavg)
-calm || say "WARNING: load average $LOAD1 at the start ($(nproc) CPUs): results are noisy"
+. "$BENCH_DIR/settle.sh"   # waits for the load to fall; sets LOAD1
 
 # --- data --------------------------------------------------------------------
 if [ -n "${WORK:-}" ]; then

@@ -22,9 +22,13 @@ Exit codes:
   9    permission: store readable by others or owned by another user, a
        planted lock or temporary file, or access denied
   10   other input/output error (disk full, stdout lost), the store lock was
-       busy too long, or a change could not be put (durably) into effect
+       busy too long, a change could not be put (durably) into effect, the
+       audit log cannot be written, or the clock reads before 1970
   11   value rejected: too long for the width, a NUL byte, not UTF-8, an
-       invalid account name, or a store that would pass 64 MiB
+       invalid account name, a store that would pass 64 MiB, or an expiry
+       that is not in the future
+  12   keys used up or expired: the account's not-after time has passed
+       (extend it with rotate --expires-in, or secure-account --replace)
   1    any other failure
   126  exec: the program could not be run; 127: it was not found
   130  interrupted with Ctrl-C at a prompt";
@@ -44,6 +48,13 @@ pub struct Cli {
     /// directory, e.g. ~/.local/share/otp-link/store.cbor]
     #[arg(long, global = true, value_name = "PATH")]
     pub store: Option<PathBuf>,
+
+    /// Append a record of every use of an account to this audit log (one
+    /// JSON line each, never a secret); the command fails (exit 10) before
+    /// it releases or changes anything when the log cannot be written
+    /// [default: $OTP_LINK_AUDIT, else none]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub audit: Option<PathBuf>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -66,13 +77,19 @@ pub enum Command {
     /// On Unix otp-link replaces itself with PROGRAM; elsewhere it waits and
     /// passes PROGRAM's exit status through.
     Exec(Exec),
-    /// List the accounts: names, widths, creation and rotation times.
+    /// List the accounts: names, widths, creation, rotation and expiry times.
     List(List),
     /// Re-seal an account under new pads and print its new keys; the old keys
     /// stop working.
     Rotate(Rotate),
     /// Remove an account; its keys stop working.
     Remove(Remove),
+    /// Remove every account that has expired, and say which.
+    ///
+    /// Expiry is enforced by otp-link and the clock, not by the mathematics:
+    /// whoever holds both halves could still XOR them. Removing an expired
+    /// account's ciphertexts is what makes it unrecoverable for good.
+    Prune(Prune),
     /// Check that two keys open an account of the store and print its name.
     Verify(Verify),
     /// Import an account from a Secure-Python-Link account file.
@@ -136,6 +153,24 @@ pub struct KeyArgs {
     pub keys_env: Option<String>,
 }
 
+/// When an account stops opening: options of the commands that seal.
+#[derive(Args, Debug)]
+pub struct ExpiryArgs {
+    /// Make the account expire DURATION from now: 90d, 12h, 30m, 45s, or
+    /// several (1d12h); afterwards its keys fail with exit 12.
+    #[arg(long, value_name = "DURATION", value_parser = crate::expiry::parse_duration,
+          conflicts_with_all = ["not_after", "no_expiry"])]
+    pub expires_in: Option<u64>,
+    /// Make the account expire at TIMESTAMP (RFC 3339 with an offset, e.g.
+    /// 2027-03-01T00:00:00Z); it opens up to and including that second.
+    #[arg(long, value_name = "TIMESTAMP", value_parser = crate::expiry::parse_timestamp,
+          conflicts_with = "no_expiry")]
+    pub not_after: Option<u64>,
+    /// Remove the account's expiry (rotate and --replace keep it otherwise).
+    #[arg(long)]
+    pub no_expiry: bool,
+}
+
 /// Options shared by commands that seal.
 #[derive(Args, Debug)]
 pub struct WidthArg {
@@ -153,12 +188,15 @@ pub struct SecureAccount {
     pub account: Option<String>,
     #[command(flatten)]
     pub width: WidthArg,
+    #[command(flatten)]
+    pub expiry: ExpiryArgs,
     /// Replace an existing account's credentials and issue new keys; the old
     /// keys stop working.
     #[arg(long, conflicts_with = "batch")]
     pub replace: bool,
-    /// Read JSON lines {"account", "username", "password"} from stdin and
-    /// print one JSON line {"account", "user_key", "pass_key"} for each.
+    /// Read JSON lines {"account", "username", "password"} (and optionally
+    /// "not_after", an RFC 3339 time, over the expiry options) from stdin
+    /// and print one JSON line {"account", "user_key", "pass_key"} for each.
     #[arg(long)]
     pub batch: bool,
     /// How to print the keys.
@@ -207,13 +245,23 @@ pub struct List {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ListFormat::Text)]
     pub format: ListFormat,
+    /// List only the accounts that expire within DURATION from now (90d,
+    /// 12h, 30m, 45s), and those that have expired: for a monitoring job.
+    #[arg(long, value_name = "DURATION", value_parser = crate::expiry::parse_duration)]
+    pub expiring_within: Option<u64>,
 }
+
+/// `prune`.
+#[derive(Args, Debug)]
+pub struct Prune {}
 
 /// `rotate`.
 #[derive(Args, Debug)]
 pub struct Rotate {
     #[command(flatten)]
     pub keys: KeyArgs,
+    #[command(flatten)]
+    pub expiry: ExpiryArgs,
     /// How to print the new keys.
     #[arg(long, value_enum, default_value_t = KeysFormat::Text)]
     pub format: KeysFormat,
@@ -248,6 +296,8 @@ pub struct ImportLegacy {
     pub account: String,
     #[command(flatten)]
     pub width: WidthArg,
+    #[command(flatten)]
+    pub expiry: ExpiryArgs,
     /// How to print the new keys.
     #[arg(long, value_enum, default_value_t = KeysFormat::Text)]
     pub format: KeysFormat,

@@ -11,7 +11,9 @@
 
 mod cli;
 mod commands;
+mod expiry;
 mod input;
+mod trail;
 
 use std::process::ExitCode;
 
@@ -46,6 +48,14 @@ pub enum CliError {
         /// 127 when the program was not found, else 126.
         code: u8,
     },
+    /// A command failed, and its failure record could not be written to
+    /// the audit log either.
+    Unrecorded {
+        /// How the command failed.
+        error: Box<CliError>,
+        /// Why the record could not be written.
+        problem: String,
+    },
 }
 
 impl From<CoreError> for CliError {
@@ -64,6 +74,7 @@ fn exit_code(error: &CliError) -> u8 {
         CliError::Interrupted => 130,
         CliError::BatchLine { error, .. } => error.exit_code(),
         CliError::Exec { code, .. } => *code,
+        CliError::Unrecorded { error, .. } => exit_code(error),
     }
 }
 
@@ -76,14 +87,18 @@ fn message(error: &CliError) -> String {
             format!("line {line} of the batch: {error}; nothing was secured")
         }
         CliError::Exec { message, .. } => message.clone(),
+        CliError::Unrecorded { error, problem } => format!(
+            "{}; and its failure could not be recorded: {problem}",
+            message(error)
+        ),
     }
 }
 
-/// Prints one error line: newlines folded, control and format characters
-/// escaped, so what reaches a log or a terminal is exactly one plain line.
+/// Prints one error line ([`otp_core::one_line`]: newlines folded, control
+/// and format characters escaped), so what reaches a log or a terminal is
+/// exactly one plain line.
 fn report(message: &str, code: u8) -> ExitCode {
-    let line = message.replace(['\n', '\r'], " ");
-    note(&otp_core::printable(&line));
+    note(&otp_core::one_line(message));
     ExitCode::from(code)
 }
 

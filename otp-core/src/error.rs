@@ -208,6 +208,50 @@ pub enum Error {
     },
     /// The operating system's random number generator failed.
     Entropy,
+    /// The keys are used up or expired: they opened the account (both tags
+    /// verified), but it may no longer be opened. Exit 12.
+    KeysExpired {
+        /// The account's name.
+        name: String,
+        /// Why the keys no longer open it.
+        reason: Expired,
+    },
+    /// A writer was asked for an expiry that is not in the future (or to
+    /// keep one that has passed): the keys it issued would open nothing.
+    InvalidExpiry {
+        /// The not-after time asked for, seconds since the Unix epoch.
+        not_after: u64,
+        /// The clock's time when it was refused.
+        now: u64,
+    },
+    /// The system clock reads before 1970, so whether an expiry has passed
+    /// cannot be told. Accounts without expiry are not affected.
+    ClockBeforeEpoch,
+    /// The audit log that was configured (`OTP_LINK_AUDIT`, `--audit`)
+    /// cannot be opened or written, or is not a file otp-link may append
+    /// to. Whoever configured a log wants no use it does not record, so the
+    /// command stops before it releases or changes anything.
+    AuditLog {
+        /// The audit log's path.
+        path: PathBuf,
+        /// What is wrong, e.g. "is a symbolic link".
+        problem: String,
+    },
+}
+
+/// Why keys that opened their account no longer may ([`Error::KeysExpired`]).
+/// More reasons may come (launch keys that are used up).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Expired {
+    /// The account's not-after time has passed: it opened up to and
+    /// including `not_after`, and the clock reads `now`, later.
+    NotAfter {
+        /// The account's not-after time, seconds since the Unix epoch.
+        not_after: u64,
+        /// The clock's time at the check.
+        now: u64,
+    },
 }
 
 impl Error {
@@ -223,6 +267,17 @@ impl Error {
         Error::StoreCorrupt {
             path: path.into(),
             reason: reason.into(),
+        }
+    }
+
+    /// The name of the account the error is about, when it names one.
+    pub fn account_name(&self) -> Option<&str> {
+        match self {
+            Error::UnknownAccount { name, .. }
+            | Error::AccountExists { name }
+            | Error::KeysExpired { name, .. } => Some(name),
+            Error::BatchItem { source, .. } => source.account_name(),
+            _ => None,
         }
     }
 
@@ -255,7 +310,9 @@ impl Error {
     /// | 8 | corrupt store or legacy file, unsupported version, not a regular file |
     /// | 9 | insecure store, unsafe lock or temporary file, access denied |
     /// | 10 | other I/O errors, a busy lock, a change not (durably) put into effect |
-    /// | 11 | value, width, name or store size rejected |
+    /// | 11 | value, width, name, store size or expiry rejected |
+    /// | 12 | [`KeysExpired`](Error::KeysExpired): keys used up or expired |
+    /// | 10 | also: the clock reads before 1970, the audit log cannot be written |
     /// | 1 | the random number generator failed |
     pub fn exit_code(&self) -> u8 {
         match self {
@@ -281,7 +338,10 @@ impl Error {
             | Error::InvalidValue { .. }
             | Error::InvalidWidth { .. }
             | Error::InvalidAccountName { .. }
-            | Error::StoreTooLarge { .. } => 11,
+            | Error::StoreTooLarge { .. }
+            | Error::InvalidExpiry { .. } => 11,
+            Error::KeysExpired { .. } => 12,
+            Error::ClockBeforeEpoch | Error::AuditLog { .. } => 10,
             Error::Entropy => 1,
         }
     }
@@ -337,6 +397,14 @@ pub fn printable(text: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
+}
+
+/// `message` as the one line an error is reported in: line breaks folded
+/// into spaces, then [`printable`]. `otp-link` prints every error so (after
+/// `otp-link: `), and the bindings raise their exceptions with the same
+/// line, so that a message reads the same from every front end.
+pub fn one_line(message: &str) -> String {
+    printable(&message.replace(['\n', '\r'], " ")).into_owned()
 }
 
 /// A path as [`printable`] text.
@@ -490,6 +558,30 @@ impl fmt::Display for Error {
                 f,
                 "the operating system's random number generator failed; try again"
             ),
+            Error::KeysExpired { name, reason } => match reason {
+                Expired::NotAfter { not_after, now } => write!(
+                    f,
+                    "account '{}' expired at {} (the clock reads {}), so its keys no longer open it; to extend it, run 'otp-link rotate --expires-in DURATION' with its keys (new keys), or 'otp-link secure-account --replace --expires-in DURATION' with its name (new credentials)",
+                    printable(name),
+                    crate::rfc3339(*not_after),
+                    crate::rfc3339(*now)
+                ),
+            },
+            Error::InvalidExpiry { not_after, now } => write!(
+                f,
+                "the expiry {} is not in the future (the clock reads {}), so the keys would open nothing; give a later --not-after or an --expires-in DURATION, or --no-expiry for none; nothing was changed",
+                crate::rfc3339(*not_after),
+                crate::rfc3339(*now)
+            ),
+            Error::ClockBeforeEpoch => write!(
+                f,
+                "the system clock reads before 1970, so otp-link cannot tell whether an expiry has passed; set the clock (e.g. with NTP or 'timedatectl')"
+            ),
+            Error::AuditLog { path, problem } => write!(
+                f,
+                "audit log {} {problem}; otp-link uses no account it cannot log, so nothing was released or changed: fix the log, or configure none (OTP_LINK_AUDIT, --audit)",
+                shown(path)
+            ),
         }
     }
 }
@@ -536,6 +628,13 @@ mod tests {
         for c in ['a', ' ', 'é', '密', '\u{2010}', '\u{202f}', '\u{fffd}'] {
             assert!(!is_format_char(c), "{c:?}");
         }
+    }
+
+    #[test]
+    fn one_line_folds_line_breaks_and_escapes_controls() {
+        assert_eq!(one_line("plain"), "plain");
+        assert_eq!(one_line("a\nb\r\nc"), "a b  c");
+        assert_eq!(one_line("x\u{1b}[2J\ny"), "x\\u{1b}[2J y");
     }
 
     #[test]

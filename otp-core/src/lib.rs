@@ -20,6 +20,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod audit;
+mod clock;
 mod credentials;
 mod error;
 mod key;
@@ -36,16 +38,26 @@ pub mod vectors;
 /// `secrecy::SecretString`), so callers need no version of their own.
 pub use secrecy;
 
+pub use clock::rfc3339;
 pub use credentials::Credentials;
-pub use error::{printable, Error};
+pub use error::{one_line, printable, Error, Expired};
 pub use key::{Key, Keys};
 pub use location::{default_store_path, STORE_ENV};
 pub use primitives::{Field, RecordId, DEFAULT_WIDTH, MAX_WIDTH, MIN_WIDTH};
-pub use store::{harden_process, AccountInfo, Pending, Store};
+pub use store::format::MAX_NAME_BYTES;
+pub use store::{harden_process, AccountInfo, Expiry, Pending, Pruned, PrunedAccount, Store};
 
 /// Recovers the credentials the keys open from the store at the default
-/// location ([`default_store_path`]). For another store use
-/// [`Store::at`] and [`Store::recover`].
+/// location ([`default_store_path`]), as `otp-link recover` does: an
+/// account that has expired is [`Error::KeysExpired`], and when
+/// `OTP_LINK_AUDIT` names an audit log the use is recorded there first (a
+/// log that cannot be written fails the call, [`Error::AuditLog`]). For
+/// another store use [`Store::at`] and [`Store::recover`], which write no
+/// audit record.
 pub fn recover(keys: &Keys) -> Result<Credentials, Error> {
-    Store::at(default_store_path()?).recover(keys)
+    let store = Store::at(default_store_path()?);
+    match audit::AuditLog::from_env()? {
+        Some(log) => audit::recover_logged(&log, &store, keys),
+        None => store.recover(keys),
+    }
 }

@@ -46,7 +46,7 @@ const DEFAULT_PORT: u16 = 5432;
 const DEFAULT_QUERY: &str = "SELECT current_database()";
 
 fn fail(code: u8, message: &str) -> ExitCode {
-    eprintln!("pg_child: {}", message.replace(['\n', '\r'], " "));
+    eprintln!("pg_child: {}", otp_core::one_line(message));
     ExitCode::from(code)
 }
 

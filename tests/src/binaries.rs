@@ -22,6 +22,13 @@ fn profile_dir() -> PathBuf {
     profile
 }
 
+/// The target directory the tests were built into (`target`, or
+/// `CARGO_TARGET_DIR`): where suites keep what they build and cache.
+pub fn target_dir() -> PathBuf {
+    let profile = profile_dir();
+    profile.parent().map_or(profile.clone(), Path::to_owned)
+}
+
 /// Runs `cargo build ARGS` for the test's target directory and profile and
 /// returns `relative` under the profile directory.
 fn built(relative: &str, cargo_args: &[&str]) -> PathBuf {

@@ -21,6 +21,29 @@ use secrecy::ExposeSecret;
 
 // ------------------------------------------------------------------ harness
 
+/// Whether `CI` asks for every suite to run: set, and neither empty,
+/// `false` nor `0`.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// A suite that needs an external tool found it missing: under CI this
+/// fails (`install` says what CI must install); elsewhere it says loudly on
+/// stderr that `suite` did not run, and the caller returns (passes). The
+/// banner is written to the process's stderr itself, past the test
+/// harness's capture, so `cargo test` shows it although the test passes.
+pub fn missing_tool(suite: &str, message: &str, install: &str) {
+    if in_ci() {
+        panic!("{suite}: {message}; CI must install it: {install}");
+    }
+    let rule = "!".repeat(72);
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "\n{rule}\n!! {suite} DID NOT RUN: {message}.\n\
+         !! To run it: {install}; with CI set, it fails instead.\n{rule}\n"
+    );
+}
+
 /// How long one otp-link process may take before the test calls it hung. A
 /// bound against hangs (a FIFO store once blocked forever), not a measure.
 pub const HANG: Duration = Duration::from_secs(60);
@@ -32,15 +55,31 @@ pub fn otp_link() -> &'static Path {
     crate::otp_link_bin()
 }
 
-/// `otp-link --store STORE`, with no store or lock variables inherited.
+/// `otp-link --store STORE`, with no store, lock or audit variables
+/// inherited.
 pub fn otp(store: &Path) -> Command {
     let mut command = Command::new(otp_link());
     command
         .arg("--store")
         .arg(store)
         .env_remove("OTP_LINK_STORE")
-        .env_remove("OTP_LINK_LOCK_TIMEOUT_MS");
+        .env_remove("OTP_LINK_LOCK_TIMEOUT_MS")
+        .env_remove("OTP_LINK_AUDIT");
     command
+}
+
+/// The committed spec vector `name` (`spec/vectors/NAME.json`).
+pub fn spec_vector(name: &str) -> crate::Vector {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../spec/vectors")
+        .join(format!("{name}.json"));
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("a vector")
+}
+
+/// Writes the store of a spec vector at `path` (mode 0600).
+pub fn write_vector_store(path: &Path, vector: &crate::Vector) {
+    write_private(path, &hex::decode(&vector.store).expect("hex"));
 }
 
 /// Starts a command with `input` on stdin and stdout and stderr captured.
@@ -93,6 +132,23 @@ pub fn run_with(command: &mut Command, input: &str, timeout: Duration) -> Output
         }
     };
     let _ = writer.join();
+    output
+}
+
+/// Bytes a program printed, as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Panics with the command's output unless it succeeded.
+pub fn check(what: &str, output: Output) -> Output {
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        output.status,
+        text(&output.stdout),
+        text(&output.stderr)
+    );
     output
 }
 
@@ -206,6 +262,57 @@ pub fn root_or_skip(why: &str) -> bool {
     eprintln!("skipped: needs root {why}");
     assert!(std::env::var_os("CI").is_none(), "CI runs as root");
     false
+}
+
+#[cfg(unix)]
+/// A small tmpfs mounted for a test, unmounted however the test ends.
+pub struct Mounted(PathBuf);
+
+#[cfg(unix)]
+impl Mounted {
+    /// Mounts a tmpfs of `size` (as `mount -o size=`, e.g. `"64k"`) at
+    /// `DIR/small`, or `None` where the test must be skipped: not root, or
+    /// no tmpfs can be mounted here (both said on stderr, and failing
+    /// under `CI=true`, which runs as root and mounts).
+    pub fn small_tmpfs(dir: &Path, size: &str) -> Option<Mounted> {
+        if !root_or_skip("to mount a small tmpfs") {
+            return None;
+        }
+        let mount = dir.join("small");
+        fs::create_dir(&mount).expect("a mount point");
+        let mounted = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size}"),
+                "otp-link-test",
+            ])
+            .arg(&mount)
+            .stderr(Stdio::null())
+            .status();
+        if !mounted.is_ok_and(|s| s.success()) {
+            eprintln!("skipped: cannot mount a tmpfs here");
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI runs as root and mounts"
+            );
+            return None;
+        }
+        Some(Mounted(mount))
+    }
+
+    /// Where it is mounted.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+#[cfg(unix)]
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
 }
 
 #[cfg(unix)]
@@ -491,4 +598,29 @@ impl Terminal {
         }
         self.screen()
     }
+}
+
+// ------------------------------------------------------------ children
+
+/// What the example children print instead of the credentials they
+/// recovered (the Rust child in otp-core/examples, the C and Java children
+/// in otp-ffi/examples): each value's FNV-1a digest, the password's rotated
+/// left by one, XORed.
+pub fn child_fingerprint(username: &str, password: &str) -> u64 {
+    fn fnv1a(value: &str) -> u64 {
+        value.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
+    }
+    fnv1a(username) ^ fnv1a(password).rotate_left(1)
+}
+
+/// The line an example child prints for the credentials it recovered.
+pub fn child_line(username: &str, password: &str) -> String {
+    format!(
+        "recovered a {}-byte username and a {}-byte password; fingerprint {:016x}",
+        username.len(),
+        password.len(),
+        child_fingerprint(username, password)
+    )
 }

@@ -547,12 +547,6 @@ fn completions_and_man_page_come_from_the_clap_definition() {
     assert!(man.contains("secure\\-account"));
 }
 
-fn fingerprint(value: &str) -> u64 {
-    value.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
 #[test]
 fn host_starts_a_child_with_only_the_two_keys_as_argv() {
     let env = Env::new();
@@ -567,7 +561,7 @@ fn host_starts_a_child_with_only_the_two_keys_as_argv() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    let expected = fingerprint("edms_app") ^ fingerprint("Tr0ub4dor&3 ✓").rotate_left(1);
+    let expected = otp_link_tests::harness::child_fingerprint("edms_app", "Tr0ub4dor&3 ✓");
     assert!(text.contains(&format!("{expected:016x}")), "{text}");
     assert!(
         text.contains("8-byte username") && text.contains("15-byte password"),

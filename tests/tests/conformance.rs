@@ -10,24 +10,8 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use ciborium::Value;
 use otp_core::{Error, Keys, Store};
-use otp_link_tests::{generate, to_file_text, Layer, Vector};
+use otp_link_tests::{committed_vectors, generate, to_file_text, vectors_dir, Layer, Vector};
 use poly1305::universal_hash::KeyInit;
-
-fn vectors_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/vectors")
-}
-
-fn committed() -> Vec<(String, Vector)> {
-    let mut all = Vec::new();
-    for entry in std::fs::read_dir(vectors_dir()).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-        let text = std::fs::read_to_string(&path).unwrap();
-        all.push((name, serde_json::from_str(&text).unwrap()));
-    }
-    all.sort_by(|a, b| a.0.cmp(&b.0));
-    all
-}
 
 fn write_store(dir: &Path, hex_bytes: &str) -> PathBuf {
     let path = dir.join("store.cbor");
@@ -39,7 +23,7 @@ fn write_store(dir: &Path, hex_bytes: &str) -> PathBuf {
 fn committed_vectors_equal_the_generator_byte_for_byte() {
     let generated = generate();
     let names: BTreeSet<_> = generated.iter().map(|(n, _)| n.clone()).collect();
-    let on_disk: BTreeSet<_> = committed().into_iter().map(|(n, _)| n).collect();
+    let on_disk: BTreeSet<_> = committed_vectors().into_iter().map(|(n, _)| n).collect();
     assert_eq!(
         names, on_disk,
         "regenerate with: cargo run -p otp-link-tests --bin gen-vectors"
@@ -56,12 +40,12 @@ fn committed_vectors_equal_the_generator_byte_for_byte() {
 
 #[test]
 fn vectors_cover_every_layer() {
-    let layers: BTreeSet<String> = committed()
+    let layers: BTreeSet<String> = committed_vectors()
         .iter()
         .map(|(_, v)| format!("{:?}", v.fails_at))
         .collect();
     for layer in [
-        "None", "Key", "Pair", "Store", "Version", "Record", "Auth", "Frame",
+        "None", "Key", "Pair", "Store", "Version", "Record", "Auth", "Frame", "Expired",
     ] {
         assert!(layers.contains(layer), "no vector fails at {layer}");
     }
@@ -116,25 +100,34 @@ vectors!(
     fail_record_unknown,
     fail_store_truncated,
     fail_store_format_tag,
-    fail_version_2,
+    fail_version_3,
     fail_frame_length_digits,
     fail_frame_not_utf8,
     fail_store_integer_not_shortest,
     fail_store_length_not_shortest,
     fail_store_name_twice,
     fail_store_id_twice,
+    ok_expiry_before_not_after,
+    ok_expiry_at_the_last_second,
+    ok_expiry_plain_account_in_version_2,
+    fail_expired,
+    fail_auth_not_after_edited,
+    fail_auth_not_after_removed,
+    fail_auth_not_after_added,
+    fail_store_not_after_in_version_1,
+    fail_store_version_2_without_expiry,
     ok_name_format_characters,
     fail_store_name_control,
     fail_store_record_trailing_byte,
     fail_version_text,
-    fail_version_2_rest_unread,
+    fail_version_3_rest_unread,
     fail_key_vertical_tab,
 );
 
 #[test]
 fn the_vector_list_is_every_file_on_disk() {
     let listed: BTreeSet<String> = LISTED.iter().map(|m| m.replace('_', "-")).collect();
-    let on_disk: BTreeSet<String> = committed().into_iter().map(|(n, _)| n).collect();
+    let on_disk: BTreeSet<String> = committed_vectors().into_iter().map(|(n, _)| n).collect();
     assert_eq!(
         listed, on_disk,
         "list every file of spec/vectors in vectors!"
@@ -164,15 +157,28 @@ fn layer_of<T>(result: &Result<T, Error>) -> Layer {
         Err(Error::UnknownRecord { .. }) => Layer::Record,
         // Auth and frame failures are one error by design.
         Err(Error::AuthenticationFailed) => Layer::Auth,
+        Err(Error::KeysExpired { .. }) => Layer::Expired,
         Err(other) => panic!("unexpected error {other:?}"),
     }
 }
 
-/// `recover` (through the file, so through the windowed reader) fails at
-/// the vector's layer, or gives its values; so does the same scan over the
-/// bytes in memory at window sizes that split the store anywhere; and the
-/// readers that take the store whole (`list`, `parse_store`) refuse it
-/// exactly when its layer is the store's.
+/// The same scan over the bytes in memory, with the clock at the vector's
+/// `now` when it has one.
+fn in_memory(v: &Vector, bytes: &[u8], window: usize, keys: &Keys) -> Result<(), Error> {
+    match v.now {
+        Some(now) => otp_core::vectors::recover_from_bytes_at(bytes, window, keys, now),
+        None => otp_core::vectors::recover_from_bytes(bytes, window, keys),
+    }
+    .map(drop)
+}
+
+/// `recover` (through the file, so through the windowed reader, and on the
+/// system clock) fails at the vector's layer, or gives its values; so does
+/// the same scan over the bytes in memory, at the vector's `now`, at window
+/// sizes that split the store anywhere; and the readers that take the store
+/// whole (`list`, `parse_store`) refuse it exactly when its layer is the
+/// store's. The vectors' times are chosen so that any clock between their
+/// creation (2026-11-25) and 2100 agrees with their `now`.
 fn library_reads_as_its_layer_says(module: &str) {
     let (name, v) = load(module);
     let dir = tempfile::tempdir().unwrap();
@@ -191,7 +197,7 @@ fn library_reads_as_its_layer_says(module: &str) {
     let bytes = hex::decode(&v.store).unwrap();
     if let Ok(keys) = Keys::parse(&v.user_key, &v.pass_key) {
         for window in [1, 7, 64, 100, bytes.len() + 1] {
-            let in_memory = otp_core::vectors::recover_from_bytes(&bytes, window, &keys);
+            let in_memory = in_memory(&v, &bytes, window, &keys);
             assert_eq!(layer_of(&in_memory), expected, "{name}, window {window}");
         }
     }
@@ -232,6 +238,9 @@ fn binary_exits_with_its_layers_code(module: &str) {
     assert_eq!(expected == 0, v.fails_at == Layer::None, "{name}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(code, expected, "{name}: {stderr}");
+    if v.fails_at == Layer::Expired {
+        assert_eq!(code, 12, "{name}: keys used up or expired");
+    }
     if code == 0 {
         let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(got["username"], v.username.clone().unwrap(), "{name}");
@@ -267,7 +276,7 @@ fn crc32(bytes: &[u8]) -> u32 {
 
 #[test]
 fn success_vectors_rederive_from_the_spec() {
-    for (name, v) in committed()
+    for (name, v) in committed_vectors()
         .into_iter()
         .filter(|(_, v)| v.fails_at == Layer::None)
     {
@@ -287,8 +296,12 @@ fn success_vectors_rederive_from_the_spec() {
             // Ciphertext: frame XOR pad.
             let ct: Vec<u8> = frame.iter().zip(h(&f.pad)).map(|(a, b)| a ^ b).collect();
             assert_eq!(ct, h(&f.ciphertext), "{name}");
-            // MAC message and Poly1305 tag.
-            let mut msg = b"otp-link tag v1".to_vec();
+            // MAC message and Poly1305 tag: label v2 and the not_after
+            // time for an account that expires.
+            let mut msg = match v.not_after {
+                None => b"otp-link tag v1".to_vec(),
+                Some(_) => b"otp-link tag v2".to_vec(),
+            };
             msg.extend(&rid);
             msg.push(letter);
             msg.push(v.width as u8);
@@ -301,6 +314,9 @@ fn success_vectors_rederive_from_the_spec() {
                     msg.push(1);
                     msg.extend(t.to_be_bytes());
                 }
+            }
+            if let Some(t) = v.not_after {
+                msg.extend(t.to_be_bytes());
             }
             msg.extend(&frame);
             assert_eq!(msg, h(&f.mac_message), "{name}");
@@ -333,7 +349,7 @@ fn map_get<'a>(map: &'a [(Value, Value)], key: &str) -> &'a Value {
 
 #[test]
 fn success_vector_stores_decode_with_a_generic_cbor_decoder() {
-    for (name, v) in committed()
+    for (name, v) in committed_vectors()
         .into_iter()
         .filter(|(_, v)| v.fails_at == Layer::None)
     {
@@ -343,9 +359,10 @@ fn success_vector_stores_decode_with_a_generic_cbor_decoder() {
         let keys: Vec<_> = top.iter().map(|(k, _)| k.as_text().unwrap()).collect();
         assert_eq!(keys, ["format", "version", "accounts"], "{name}");
         assert_eq!(map_get(top, "format").as_text(), Some("otp-link store"));
-        assert_eq!(map_get(top, "version").as_integer(), Some(1.into()));
+        let version = map_get(top, "version").as_integer().unwrap();
         let accounts = map_get(top, "accounts").as_array().unwrap();
         let mut found = false;
+        let mut any_expires = false;
         for entry in accounts {
             let entry = entry.as_array().unwrap();
             assert_eq!(entry.len(), 3);
@@ -355,13 +372,25 @@ fn success_vector_stores_decode_with_a_generic_cbor_decoder() {
             let record: Value = ciborium::from_reader(&entry[2].as_bytes().unwrap()[..]).unwrap();
             let record = record.as_map().unwrap();
             let keys: Vec<_> = record.iter().map(|(k, _)| k.as_text().unwrap()).collect();
-            assert_eq!(
-                keys,
-                ["width", "created", "rotated", "username", "password"],
-                "{name}"
-            );
+            let expires = keys.contains(&"not_after");
+            any_expires |= expires;
+            let expected: &[&str] = if expires {
+                &[
+                    "width",
+                    "created",
+                    "rotated",
+                    "not_after",
+                    "username",
+                    "password",
+                ]
+            } else {
+                &["width", "created", "rotated", "username", "password"]
+            };
+            assert_eq!(keys, expected, "{name}");
             if hex::encode(id) == v.record_id {
                 found = true;
+                let not_after = expires.then(|| map_get(record, "not_after").as_integer().unwrap());
+                assert_eq!(not_after, v.not_after.map(Into::into), "{name}");
                 assert_eq!(
                     map_get(record, "width").as_integer(),
                     Some((v.width as u64).into())
@@ -378,6 +407,8 @@ fn success_vector_stores_decode_with_a_generic_cbor_decoder() {
             }
         }
         assert!(found, "{name}: the vector's record is not in its store");
+        // Version 2 exactly when an account of the store expires.
+        assert_eq!(version, if any_expires { 2 } else { 1 }.into(), "{name}");
         // Neither value appears in the store bytes.
         for value in [v.username.unwrap(), v.password.unwrap()] {
             if value.len() >= 4 {

@@ -51,6 +51,7 @@ fn sealed(name: &'static str, username: &'static str, password: &'static str) ->
         record_id: [0xee; 16],
         created: 1_795_600_000,
         rotated: None,
+        not_after: None,
         username: VectorValue {
             value: username.as_bytes(),
             padding: &user_padding,
@@ -70,6 +71,7 @@ fn sealed(name: &'static str, username: &'static str, password: &'static str) ->
         width,
         created: account.created,
         rotated: None,
+        not_after: None,
         username: vectors::seal(&account, Field::Username).unwrap(),
         password: vectors::seal(&account, Field::Password).unwrap(),
     };
@@ -94,6 +96,7 @@ fn filler(count: usize) -> Vec<RawAccount<'static>> {
                 width: 101,
                 created: 1_795_600_000,
                 rotated: None,
+                not_after: None,
                 username: (vec![0x11; 101], [0; 16]),
                 password: (vec![0x22; 101], [0; 16]),
             }
@@ -153,6 +156,7 @@ fn clone_raw(raw: &RawAccount<'static>) -> RawAccount<'static> {
         width: raw.width,
         created: raw.created,
         rotated: raw.rotated,
+        not_after: raw.not_after,
         username: raw.username.clone(),
         password: raw.password.clone(),
     }
@@ -1031,38 +1035,14 @@ fn the_lock_timeout_names_no_particular_holder() {
     );
 }
 
-/// Unmounts a test's tmpfs however the test ends.
-struct Mounted(PathBuf);
-
-impl Drop for Mounted {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
-
 /// Regression: a full disk said "check the path and its permissions".
 #[test]
 fn a_full_disk_says_so() {
-    if !root_or_skip("to mount a small tmpfs") {
-        return;
-    }
     let dir = tempdir();
-    let mount = dir.path().join("small");
-    fs::create_dir(&mount).unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=64k", "otp-link-test"])
-        .arg(&mount)
-        .stderr(Stdio::null())
-        .status();
-    if !mounted.is_ok_and(|s| s.success()) {
-        eprintln!("skipped: cannot mount a tmpfs here");
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI runs as root and mounts"
-        );
+    let Some(mounted) = Mounted::small_tmpfs(dir.path(), "64k") else {
         return;
-    }
-    let mounted = Mounted(mount.clone());
+    };
+    let mount = mounted.path().to_owned();
     let store = mount.join("store.cbor");
     let db = secure(&store, "db");
     // Fill the file system; the write fails when it is full.
