@@ -250,7 +250,8 @@ class OriginalScriptTests(Case):
         paths = [(otp_link.IMPLEMENTATION, str(otp_cli.PACKAGE.parent))]
         if otp_link.IMPLEMENTATION == "native":
             copy = self.dir / "pure-only"
-            shutil.copytree(otp_cli.PACKAGE, copy / "otp_link", ignore=shutil.ignore_patterns("_native*", "__pycache__"))
+            if not (copy / "otp_link").exists():
+                shutil.copytree(otp_cli.PACKAGE, copy / "otp_link", ignore=shutil.ignore_patterns("_native*", "__pycache__"))
             paths.append(("pure", str(copy)))
         return paths
 

@@ -7,6 +7,14 @@ store (the binary is the Rust reader), and with ``otp_link`` itself when
 ``otp_link.IMPLEMENTATION == "native"``. Any disagreement fails.
 
 Runs under pytest or ``python3 -m unittest`` with ``PYTHONPATH=otp-py/python``.
+tests/tests/python.rs runs it twice: with the native module installed
+(``OTP_LINK_REQUIRE_NATIVE=1``, so every comparison with it runs) and
+without it (``OTP_LINK_REQUIRE_PURE=1``, ``otp_link`` is the pure reader).
+
+A vector's ``now`` (the clock of its expiry check) is given to pure by
+replacing ``pure._clock``; the native module and the binary read the real
+clock, which the vectors' times make equivalent (any clock from 2026-11-26
+to 2100).
 """
 
 from __future__ import annotations
@@ -41,8 +49,16 @@ LAYER_CLASS = {
     "record": "UnknownAccount",
     "auth": "AuthenticationFailed",
     "frame": "AuthenticationFailed",
+    "expired": "KeysExpired",
 }
 CAP = 64 * 1024 * 1024
+
+
+def at_clock(now):
+    """A context in which pure's clock reads ``now`` (None: the real clock)."""
+    if now is None:
+        return mock.patch.object(pure, "_clock", pure._clock)
+    return mock.patch.object(pure, "_clock", lambda: now)
 
 
 # ------------------------------------------------------------ CBOR for the tests
@@ -119,8 +135,18 @@ def hostile_corpus() -> list:
         ),
         ("wrong format tag", prelude(3, "otp-link stash", 1) + tstr("accounts") + head(4, 0)),
         ("no format tag", head(5, 0)),
-        ("version 2", prelude(3, "otp-link store", 2) + tstr("accounts") + head(4, 0)),
+        ("version 3", prelude(3, "otp-link store", 3) + tstr("accounts") + head(4, 0)),
         ("version u64::MAX", prelude(2, "otp-link store", 2**64 - 1)),
+        ("a version 2 store of no account", prelude(3, "otp-link store", 2) + tstr("accounts") + head(4, 0)),
+        (
+            "a version 2 store whose only record does not expire",
+            prelude(3, "otp-link store", 2) + tstr("accounts") + head(4, 1) + head(4, 3)
+            + bstr(HOSTILE_ID) + tstr("db") + bstr(b"\xa5"),
+        ),
+        (
+            "a record that expires in a version 1 store",
+            before_record() + bstr(b"\xa6"),
+        ),
         ("version 0", prelude(3, "otp-link store", 0) + tstr("accounts") + head(4, 0)),
         (
             "a fourth top-level entry",
@@ -276,10 +302,18 @@ class VectorTests(Case):
         self.assertEqual(layers, set(LAYER_CLASS) | {"none"})
 
     def test_every_vector_is_read_as_its_layer_says(self):
+        """pure at the vector's ``now``; native and the binary at the real
+        clock, which gives the same outcome."""
         for path in vectors():
             v = json.loads(path.read_text())
-            with self.subTest(vector=path.stem):
+            with self.subTest(vector=path.stem), at_clock(v.get("now")):
                 store = self.store(bytes.fromhex(v["store"]))
+                if v["user_key"].startswith("otpl1-") or v["pass_key"].startswith("otpl1-"):
+                    # A launch vector (spec/launch.md): pure refuses the keys
+                    # before reading anything (its section 12).
+                    got = outcome(lambda: pure.recover(v["user_key"], v["pass_key"], store=store))
+                    self.assertEqual(got, ("MalformedKey", 3))
+                    continue
                 got = self.all_outcomes(v["user_key"], v["pass_key"], store)
                 if v["fails_at"] == "none":
                     self.assertEqual(got, ("ok", (v["username"], v["password"])))
@@ -288,6 +322,91 @@ class VectorTests(Case):
                     self.assertEqual(got[0], LAYER_CLASS[v["fails_at"]])
                 if binary() is not None:
                     self.assert_like_cli(v["user_key"], v["pass_key"], store)
+
+    def test_expiry_vectors_turn_on_the_clock(self):
+        """Through pure, whose clock the test sets: each expiring account
+        opens up to and including its not_after second and is KeysExpired
+        (exit 12) one second later, for recover and verify alike; an
+        account without not_after never reads the clock."""
+        checked = 0
+        for path in vectors():
+            v = json.loads(path.read_text())
+            if v["fails_at"] not in ("none", "expired"):
+                continue
+            store = self.store(bytes.fromhex(v["store"]))
+            keys = (v["user_key"], v["pass_key"])
+            if "not_after" not in v:
+
+                def no_clock():
+                    raise AssertionError("the clock was read for an account that never expires")
+
+                with mock.patch.object(pure, "_clock", no_clock):
+                    self.assertEqual(outcome(lambda: pure.recover(*keys, store=store))[0], "ok", path.stem)
+                continue
+            checked += 1
+            t = v["not_after"]
+            for now, expected in ((t, "ok"), (t - 1, "ok"), (0, "ok"), (t + 1, "KeysExpired"), (2**64 - 1, "KeysExpired")):
+                with self.subTest(vector=path.stem, now=now), at_clock(now):
+                    for call in (pure.recover, pure.verify):
+                        got = outcome(lambda: call(*keys, store=store))
+                        self.assertEqual(got[0], expected)
+                        if expected == "KeysExpired":
+                            self.assertEqual(got[1], 12)
+        self.assertGreaterEqual(checked, 3)
+
+    def test_an_expired_account_is_refused_with_the_clis_line(self):
+        """The message names the account, its not_after and the clock's
+        time, as ``otp-link recover`` says it (the clock's second may
+        differ between the two runs)."""
+        v = json.loads((otp_cli.VECTORS / "fail-expired.json").read_text())
+        store = self.store(bytes.fromhex(v["store"]))
+        with at_clock(v["now"]), self.assertRaises(pure.KeysExpired) as e:
+            pure.recover(v["user_key"], v["pass_key"], store=store)
+        message = e.exception.message
+        self.assertEqual(e.exception.exit_code, 12)
+        self.assertIn("account 'contractor' expired at 2026-11-25T23:40:00Z", message)
+        self.assertIn("(the clock reads %s)" % pure._rfc3339(v["now"]), message)
+        self.assertNotIn(v["user_key"][20:60], message)
+        if binary() is not None:
+            code, _, stderr = self.cli_code(v["user_key"], v["pass_key"], store)
+            self.assertEqual(code, 12)
+            with self.assertRaises(pure.KeysExpired) as e:
+                pure.recover(v["user_key"], v["pass_key"], store=store)
+            self.assertEqual(without_clock("otp-link: %s\n" % e.exception.message), without_clock(stderr))
+
+    def test_a_clock_before_1970_is_an_error_only_for_an_account_that_expires(self):
+        """Exit 10, as otp-link: never taken for an early time, which would
+        open an expired account again."""
+        expiring = json.loads((otp_cli.VECTORS / "fail-expired.json").read_text())
+        plain = json.loads((otp_cli.VECTORS / "ok-expiry-plain-account-in-version-2.json").read_text())
+        with mock.patch("time.time_ns", lambda: -1):
+            for v, expected in ((expiring, ("StoreIOError", 10)), (plain, "ok")):
+                store = self.store(bytes.fromhex(v["store"]))
+                got = outcome(lambda: pure.recover(v["user_key"], v["pass_key"], store=store))
+                self.assertEqual(got if expected != "ok" else got[0], expected)
+            with self.assertRaises(pure.StoreIOError) as e:
+                pure.verify(expiring["user_key"], expiring["pass_key"], store=self.store(bytes.fromhex(expiring["store"])))
+            self.assertIn("the system clock reads before 1970", e.exception.message)
+
+    def test_times_print_as_rfc_3339_as_otp_link_prints_them(self):
+        # otp-core's clock.rs checks the same instants.
+        for secs, text in (
+            (0, "1970-01-01T00:00:00Z"),
+            (951_782_400, "2000-02-29T00:00:00Z"),
+            (1_795_633_662, "2026-11-25T19:07:42Z"),
+            (4_102_444_800, "2100-01-01T00:00:00Z"),
+            (253_402_300_799, "9999-12-31T23:59:59Z"),
+            (253_402_300_800, "10000-01-01T00:00:00Z"),
+        ):
+            self.assertEqual(pure._rfc3339(secs), text)
+        self.assertTrue(pure._rfc3339(2**64 - 1).endswith("Z"))
+        import datetime
+
+        rng = random.Random(15)
+        for _ in range(2000):
+            secs = rng.randrange(253_402_300_800)
+            expected = datetime.datetime.fromtimestamp(secs, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            self.assertEqual(pure._rfc3339(secs), expected, secs)
 
     def test_the_primitives_give_every_intermediate_of_the_vectors(self):
         for path in vectors():
@@ -312,6 +431,13 @@ class VectorTests(Case):
 
     def test_crc32_check_value(self):
         self.assertEqual(pure._crc32("123456789"), 0xCBF43926)
+
+
+def without_clock(line: str) -> str:
+    """A KeysExpired line with the clock's time taken out."""
+    import re
+
+    return re.sub(r"\(the clock reads [^)]*\)", "(the clock reads ...)", line)
 
 
 # ------------------------------------------------------------ stores the binary made
@@ -653,8 +779,11 @@ class SpecRuleTests(Case):
     def test_unknown_versions_need_only_the_format_tag_and_an_unsigned_version(self):
         user, password = HOSTILE_KEYS()
         for label, data, version_error in (
-            ("version 2, then garbage", prelude(2, "otp-link store", 2) + b"\xff\xff", True),
-            ("version 2 in a map of 7", prelude(7, "otp-link store", 2), True),
+            ("version 3, then garbage", prelude(2, "otp-link store", 3) + b"\xff\xff", True),
+            ("version 3 in a map of 7", prelude(7, "otp-link store", 3), True),
+            ("version 0 in a map of 2", prelude(2, "otp-link store", 0), True),
+            ("version 2 in a map of 2", prelude(2, "otp-link store", 2), False),
+            ("version 2, then garbage", prelude(3, "otp-link store", 2) + b"\xff\xff", False),
             ("version as text", head(5, 3) + tstr("format") + tstr("otp-link store") + tstr("version") + tstr("1"), False),
             ("version negative", head(5, 3) + tstr("format") + tstr("otp-link store") + tstr("version") + b"\x20", False),
             ("version as a float", head(5, 3) + tstr("format") + tstr("otp-link store") + tstr("version") + b"\xf9\x3c\x00", False),
@@ -709,6 +838,55 @@ class SpecRuleTests(Case):
                 self.assertIn("native module", e.exception.message)
                 if binary() is not None:
                     self.assertEqual(self.cli_code(user_key, v["pass_key"], store)[0], 3)
+
+    def test_launch_keys_are_refused_before_anything_is_read_naming_native_and_otp_link(self):
+        """spec/launch.md section 12: a reader without launch records refuses
+        ``otpl1-`` keys as malformed (exit 3) before reading anything, and
+        says who opens them. Not compared with the native module, which
+        opens launch keys once it knows them."""
+        v = json.loads((otp_cli.VECTORS / "ok-width-25.json").read_text())
+        record = bytes.fromhex(v["record_id"])
+        pad = bytes.fromhex(v["user"]["pad"])
+        mac = bytes.fromhex(v["user"]["mac_key"])
+        launch = []
+        for letter in ("u", "p"):
+            body = key_text(letter, record, pad, mac).replace("otp1-", "otpl1-", 1).rsplit("-", 1)[0]
+            import binascii
+
+            launch.append("%s-%08x" % (body, binascii.crc32(body.encode())))
+        for store in (self.store(bytes.fromhex(v["store"])), self.dir / "missing.cbor", self.dir):
+            for keys in (launch, (launch[0], v["pass_key"]), (v["user_key"], launch[1]), (" " + launch[0] + "\n", launch[1])):
+                for call in (pure.recover, pure.verify):
+                    with self.subTest(store=store.name, keys=[k[:6] for k in keys]):
+                        with self.assertRaises(pure.MalformedKey) as e:
+                            call(*keys, store=store)
+                        self.assertIs(type(e.exception), pure.MalformedKey)
+                        self.assertEqual(e.exception.exit_code, 3)
+                        message = e.exception.message
+                        self.assertIn("launch key", message)
+                        self.assertIn("native module (pip install ./otp-py)", message)
+                        self.assertIn("otp-link", message)
+                        self.assertNotIn(pad.hex(), message)
+        done = otp_cli.run_pure_script("--store", str(self.dir / "missing.cbor"), *launch)
+        self.assertEqual(done.returncode, 3)
+        self.assertIn(b"launch key", done.stderr)
+
+    def test_a_malformed_key_is_reported_even_where_there_is_no_store_location(self):
+        """Section 6 step 1 before step 2, as otp-link does it: no HOME and
+        no store, and a mistyped key is still exit 3, not 2."""
+        v = json.loads((otp_cli.VECTORS / "ok-width-25.json").read_text())
+        with mock.patch.dict(os.environ, {}, clear=True):
+            for keys, expected in (
+                ((v["user_key"].upper(), v["pass_key"]), ("MalformedKey", 3)),
+                ((v["pass_key"], v["user_key"]), ("MismatchedKeys", 3)),
+                ((v["user_key"], v["pass_key"]), ("UsageError", 2)),
+            ):
+                for _, impl in implementations():
+                    for call in (impl.recover, impl.verify):
+                        self.assertEqual(outcome(lambda: call(*keys)), expected)
+                if binary() is not None:
+                    done = subprocess.run([binary(), "recover", *keys], capture_output=True, env={})
+                    self.assertEqual(done.returncode, expected[1], done.stderr)
 
     def test_keys_are_checked_before_the_store_is_read(self):
         v = json.loads((otp_cli.VECTORS / "ok-width-25.json").read_text())
@@ -836,6 +1014,64 @@ class ApiTests(Case):
                 self.assertIsNot(c.password_bytes(), c.password_bytes())
                 with c as entered:
                     self.assertIs(entered, c)
+
+    def test_credentials_behave_as_the_native_modules_do(self):
+        """otp-py/README.md's contract where it is silent, as the native
+        module does it: repr before and after the with block, the
+        ValueError after it, the TypeErrors' words, no subclass, no new
+        attribute; the argument type errors' words."""
+        v, store = self.vector_store()
+        for label, impl in implementations():
+            with self.subTest(label):
+                c = impl.recover(v["user_key"], v["pass_key"], store=store)
+                self.assertEqual(repr(c), "otp_link.Credentials(username=[redacted], password=[redacted])")
+                self.assertEqual(str(c), repr(c))
+                with self.assertRaisesRegex(TypeError, r"^otp_link.Credentials cannot be pickled: the values stay in this process; recover them where they are needed$"):
+                    pickle.dumps(c)
+                with self.assertRaisesRegex(TypeError, r"^otp_link.Credentials cannot be copied: "):
+                    copy.copy(c)
+                with self.assertRaisesRegex(TypeError, r"^otp_link.Credentials cannot be copied: "):
+                    copy.deepcopy([c])
+                with self.assertRaises(AttributeError):
+                    c.username = "someone else"
+                with self.assertRaises(AttributeError):
+                    c.extra = 1
+                with self.assertRaises(TypeError):
+                    type("Sub", (type(c),), {})
+                with c:
+                    pass
+                self.assertEqual(repr(c), "otp_link.Credentials([wiped])")
+                for read in (lambda: c.username, lambda: c.password, c.password_bytes):
+                    with self.assertRaisesRegex(ValueError, r"^these credentials were wiped when their with block ended; recover them again$"):
+                        read()
+                for call in (impl.recover, impl.verify):
+                    for args, kwargs, message in (
+                        ((v["user_key"].encode(), v["pass_key"]), {"store": store}, "user_key must be a str holding the key text, not bytes"),
+                        ((v["user_key"], None), {"store": store}, "pass_key must be a str holding the key text, not NoneType"),
+                        ((v["user_key"], v["pass_key"]), {"store": 42}, "store must be a path (str, bytes or os.PathLike), not int"),
+                        (("not a key", None), {"store": store}, "pass_key must be a str holding the key text, not NoneType"),
+                        (("not a key", v["pass_key"]), {"store": 42}, "store must be a path (str, bytes or os.PathLike), not int"),
+                    ):
+                        with self.assertRaises(pure.UsageError) as e:
+                            call(*args, **kwargs)
+                        self.assertEqual(str(e.exception), message)
+
+    def test_the_implementation_is_the_one_the_runner_asked_for(self):
+        """tests/tests/python.rs runs this file with the native module
+        (``OTP_LINK_REQUIRE_NATIVE=1``: every comparison with it must run)
+        and without it (``OTP_LINK_REQUIRE_PURE=1``)."""
+        if os.environ.get("OTP_LINK_REQUIRE_NATIVE") == "1":
+            self.assertEqual(otp_link.IMPLEMENTATION, "native")
+            self.assertEqual([label for label, _ in implementations()], ["pure", "native"])
+        elif os.environ.get("OTP_LINK_REQUIRE_PURE") == "1":
+            self.assertEqual(otp_link.IMPLEMENTATION, "pure")
+            self.assertIs(otp_link.recover, pure.recover)
+            import importlib
+
+            with self.assertRaises(ImportError):
+                importlib.import_module("otp_link._native")
+        else:
+            self.skipTest("no implementation required (OTP_LINK_REQUIRE_NATIVE, OTP_LINK_REQUIRE_PURE)")
 
     def test_leaving_the_with_block_wipes_the_bytearrays(self):
         v, store = self.vector_store()
@@ -990,7 +1226,7 @@ class ScriptTests(Case):
                 elif "format version" in line or "native module" in line:
                     self.assertIn("native module", line)
                 else:
-                    self.assertEqual(line, theirs.stderr.decode())
+                    self.assertEqual(without_clock(line), without_clock(theirs.stderr.decode()))
                 self.assertNotIn(uk[10:40] or "\0", line)
         return 1
 
@@ -1041,8 +1277,13 @@ class ScriptTests(Case):
             elif isinstance(node, ast.ImportFrom):
                 if node.level == 0:
                     imported.add(node.module.split(".")[0])
-        stdlib = {"__future__", "os", "stat", "sys", "hmac", "binascii", "errno", "pathlib", "unicodedata", "ctypes", "getpass", "legacy_pure", "_operator"}
+        stdlib = {"__future__", "os", "stat", "sys", "hmac", "binascii", "errno", "pathlib", "unicodedata", "ctypes", "getpass", "legacy_pure", "_operator", "time", "typing"}
         self.assertLessEqual(imported, stdlib)
+        # typing is the type checker's only (under TYPE_CHECKING): loading it
+        # would cost a run as a script about 9 ms.
+        probe = "import sys; sys.path.insert(0, %r); import pure; print('typing' in sys.modules)" % str(otp_cli.PACKAGE)
+        done = subprocess.run([sys.executable, "-I", "-S", "-c", probe], capture_output=True)
+        self.assertEqual(done.stdout, b"False\n", done.stderr)
 
 
 if __name__ == "__main__":

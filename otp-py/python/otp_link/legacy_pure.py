@@ -29,7 +29,7 @@ import os
 try:
     from . import pure as _pure
 except ImportError:  # pure.py and this file copied side by side, no package
-    import pure as _pure  # type: ignore[no-redef]
+    import pure as _pure  # type: ignore[no-redef,import-not-found]
 
 AuthenticationFailed = _pure.AuthenticationFailed
 Credentials = _pure.Credentials
@@ -57,11 +57,9 @@ _ALPHABET = frozenset(
 # ---------------------------------------------------------------- keys
 
 
-def _legacy_key(text: object) -> bytearray:
+def _legacy_key(text: str) -> bytearray:
     """A key of 25 characters of the 72-character alphabet (spec/legacy.md
     section 1); the reason never repeats the key."""
-    if not isinstance(text, str):
-        raise UsageError("a key must be a str, not %s" % type(text).__name__)
     if any(c in " \t\n\r\f" for c in text):
         reason = "it holds a space, tab or line break"
     elif not _ALPHABET.issuperset(text):
@@ -90,7 +88,8 @@ def _open_value(stored: bytes, key: bytearray) -> bytearray | None:
         n = (tens - 0x30) * 10 + (ones - 0x30)
         if n > _MAX_VALUE:
             return None
-        value = frame[:n]
+        with memoryview(frame) as view:
+            value = _pure._Secret(view[:n])
         try:
             value.decode("utf-8")
         except UnicodeDecodeError:
@@ -318,7 +317,7 @@ class _Unpickler:
             raise _Refused(
                 "byte %d: %s sets an item of %s, not of a dict" % (at, what, _kind(top))
             )
-        return top
+        return self.stack[-1]
 
     def run(self) -> list:
         """The opcodes up to STOP; the dict's (key, value) pairs."""
@@ -590,7 +589,7 @@ def _too_large_reason(size: int) -> str:
     )
 
 
-def _read_file(path: object) -> bytes:
+def _read_file(path: _pure._Path) -> bytes:
     try:
         fd = os.open(path, _open_flags())
     except OSError as e:
@@ -615,7 +614,7 @@ def _read_file(path: object) -> bytes:
         os.close(fd)
 
 
-def _not_account_file(path: object, reason: str) -> StoreCorrupt:
+def _not_account_file(path: _pure._Path, reason: str) -> StoreCorrupt:
     return StoreCorrupt(
         "%s is not a Secure-Python-Link account file (%s); pass the file that the old keys "
         "were made for" % (_shown(path), reason)
@@ -626,17 +625,26 @@ def recover_legacy(path, user_key: str, pass_key: str) -> Credentials:
     """The credentials of the Secure-Python-Link account file at ``path``,
     opened with its two old keys. A wrong key is caught only when the frame
     shows it (spec/legacy.md section 4): the old format has no tag."""
-    user = _legacy_key(user_key)
-    password = _legacy_key(pass_key)
+    # The arguments' types first, in the native module's order and words.
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise UsageError(
+            "path must be a path (str, bytes or os.PathLike), not %s" % type(path).__name__
+        )
+    user_text = _pure._key_arg("user_key", user_key)
+    pass_text = _pure._key_arg("pass_key", pass_key)
+    user = _legacy_key(user_text)
     try:
-        if not isinstance(path, (str, bytes, os.PathLike)):
-            raise UsageError("path must be a str or os.PathLike, not %s" % type(path).__name__)
+        password = _legacy_key(pass_text)
+    except BaseException:
+        _wipe(user)
+        raise
+    try:
         data = _read_file(path)
         try:
             stored_user, stored_pass = parse_account_file(data)
         except _Refused as e:
             raise _not_account_file(path, str(e)) from None
-        values = []
+        values: list[bytearray] = []
         for field, stored, key in (("username", stored_user, user), ("password", stored_pass, password)):
             value = _open_value(stored, key)
             if value is None:
@@ -647,7 +655,7 @@ def recover_legacy(path, user_key: str, pass_key: str) -> Credentials:
                     "keys and their order (user key first)" % (field, _shown(path))
                 )
             values.append(value)
-        return Credentials(values[0], values[1])
+        return _pure._credentials(values[0], values[1])
     finally:
         _wipe(user)
         _wipe(password)

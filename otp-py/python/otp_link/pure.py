@@ -25,9 +25,17 @@ What it follows, section by section of spec/README.md:
   it has not checked against the bytes that remain; every entry's id and
   name are checked, none may repeat, and only the account the keys name
   is decoded further;
-- opening (sections 4 and 6): Poly1305 over the MAC message, compared in
-  constant time (``hmac.compare_digest``), then the frame; every failure
-  of that step is the one ``AuthenticationFailed``.
+- opening (sections 4 and 6): Poly1305 over the MAC message (version 1's,
+  or version 2's for an account that expires, which binds its
+  ``not_after``), compared in constant time (``hmac.compare_digest``),
+  then the frame; every failure of that step is the one
+  ``AuthenticationFailed``;
+- expiry (sections 6 and 7, format version 2): a store is version 2
+  exactly while some account in it expires; an account whose
+  ``not_after`` has passed is refused with ``KeysExpired`` (exit 12) once
+  both its tags verified. The clock is read only for such an account,
+  through ``_clock``, which the tests replace to check at a vector's
+  ``now``.
 
 What Python cannot do fully (spec section 2 makes both SHOULDs): values
 arrive as ``str``, which cannot be wiped, so ``Credentials`` keeps them in
@@ -36,7 +44,11 @@ non-dumpable on Linux through ``ctypes`` when it is available.
 
 Stores and keys of a newer otp-link (another store version, another key
 version or field letter) are refused with an error that says this reader
-does not know them and that the native module may.
+does not know them and that the native module may. Launch keys
+(``otpl1-``, spec/launch.md), which must spend a use in a record beside
+the store before they open anything, are refused as malformed (exit 3),
+naming the native module and ``otp-link``, which open them (spec/launch.md
+section 12).
 """
 
 from __future__ import annotations
@@ -50,7 +62,20 @@ try:
     # hashlib and OpenSSL, a quarter of its start-up.
     from _operator import _compare_digest as compare_digest
 except ImportError:  # another Python
-    from hmac import compare_digest
+    from hmac import compare_digest  # type: ignore[no-redef]
+
+# What the type checker alone sees (mypy takes any TYPE_CHECKING for
+# typing's): importing typing would cost a run as a script 9 ms.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Union
+    from typing import final as _final
+
+    _Path = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+else:
+
+    def _final(cls):
+        return cls
 
 __all__ = [
     "Credentials",
@@ -183,8 +208,17 @@ def error_for_exit_code(code: int, message: str) -> OtpLinkError:
 
 #: What to do about a store or key this reader does not know.
 _NATIVE_HINT = (
-    "the pure reader (otp_link.pure) knows store version 1 and otp1 keys only: "
+    "the pure reader (otp_link.pure) knows store versions 1 and 2 and otp1 keys only: "
     "install otp_link with its native module, or upgrade otp-link"
+)
+
+#: A launch key (spec/launch.md) is refused before anything is read: this
+#: reader cannot spend its use, and must not open it without (section 12).
+_LAUNCH_PREFIX = "otpl1-"
+_LAUNCH_REFUSED = (
+    "malformed key: this is a launch key (otpl1-), which the pure reader "
+    "(otp_link.pure) cannot open: launch keys need the native module "
+    "(pip install ./otp-py) or otp-link ('otp-link recover')"
 )
 
 
@@ -197,7 +231,7 @@ def _printable(text: str) -> str:
         from unicodedata import category  # only for messages that need it
     except ImportError:  # a Python built without it: controls only
 
-        def category(c: str) -> str:
+        def category(c: str, /) -> str:
             return "Cc" if c < " " or "\x7f" <= c <= "\x9f" else ""
 
     out = []
@@ -209,7 +243,7 @@ def _printable(text: str) -> str:
     return "".join(out)
 
 
-def _shown(path: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> str:
+def _shown(path: _Path) -> str:
     """A path for a message: decoded as UTF-8 with U+FFFD for what is not,
     then with control and format characters escaped."""
     raw = os.fsencode(path)
@@ -222,7 +256,7 @@ def _os_error_text(e: OSError) -> str:
     return "%s (os error %d)" % (os.strerror(e.errno), e.errno)
 
 
-def _io_error(action: str, path: object, e: OSError) -> OtpLinkError:
+def _io_error(action: str, path: _Path, e: OSError) -> OtpLinkError:
     """An operating-system error on a file: access denied is exit 9, the
     rest exit 10 (a full disk or a read-only file system says so)."""
     import errno
@@ -238,7 +272,7 @@ def _io_error(action: str, path: object, e: OSError) -> OtpLinkError:
     return StoreIOError(message)
 
 
-def _corrupt(path: object, reason: str) -> StoreCorrupt:
+def _corrupt(path: _Path, reason: str) -> StoreCorrupt:
     return StoreCorrupt(
         "store %s is corrupt (%s); restore it from a backup" % (_shown(path), _printable(reason))
     )
@@ -298,13 +332,23 @@ def _is_hex(text: str) -> bool:
     return _HEX.issuperset(text)
 
 
-def _parse_key(text: object) -> _Key:
-    """Parses a key text (spec section 5). Errors never repeat the text."""
+def _key_arg(name: str, text: object) -> str:
+    """A key argument, which must be a ``str`` (``UsageError``, as the
+    native module says it)."""
     if not isinstance(text, str):
-        raise UsageError("a key must be a str, not %s" % type(text).__name__)
+        raise UsageError(
+            "%s must be a str holding the key text, not %s" % (name, type(text).__name__)
+        )
+    return text
+
+
+def _parse_key(text: str) -> _Key:
+    """Parses a key text (spec section 5). Errors never repeat the text."""
     text = text.strip(_KEY_SPACE)
     if not text:
         raise _malformed("the key is empty")
+    if text.startswith(_LAUNCH_PREFIX):
+        raise MalformedKey(_LAUNCH_REFUSED)
     if len(text) > _MAX_KEY_TEXT or len(text.encode("utf-8", "surrogatepass")) > _MAX_KEY_TEXT:
         raise _malformed("the key is longer than any otp-link key")
     if not text.startswith(_KEY_PREFIX):
@@ -344,7 +388,7 @@ def _crc32(text: str) -> int:
     return binascii.crc32(text.encode("ascii"))
 
 
-def _parse_pair(user_key: object, pass_key: object) -> tuple[_Key, _Key]:
+def _parse_pair(user_key: str, pass_key: str) -> tuple[_Key, _Key]:
     """Both keys parsed and paired (spec section 5), before any store is read."""
     user = _parse_key(user_key)
     try:
@@ -404,7 +448,7 @@ def default_store_path():  # -> pathlib.Path
     return pathlib.Path(base, "otp-link", "store.cbor")
 
 
-def _too_large(path: object) -> StoreCorrupt:
+def _too_large(path: _Path) -> StoreCorrupt:
     return _corrupt(
         path,
         "it is larger than the 64 MiB limit readers accept; shrink it with 'otp-link "
@@ -412,7 +456,7 @@ def _too_large(path: object) -> StoreCorrupt:
     )
 
 
-def _not_regular(path: object, mode: int) -> StoreCorrupt:
+def _not_regular(path: _Path, mode: int) -> StoreCorrupt:
     if stat.S_ISDIR(mode):
         kind = "a directory"
     elif stat.S_ISFIFO(mode):
@@ -438,7 +482,7 @@ def _open_flags() -> int:
     return flags
 
 
-def _read_at_most(fd: int, limit: int, size_hint: int, path: object) -> bytes:
+def _read_at_most(fd: int, limit: int, size_hint: int, path: _Path) -> bytes:
     """Reads until the end of the file or until more than ``limit`` bytes
     have come, whichever is first: never more than ``limit + 1`` bytes."""
     chunks = []
@@ -457,7 +501,7 @@ def _read_at_most(fd: int, limit: int, size_hint: int, path: object) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _read_store(path: object) -> tuple[bytes, os.stat_result]:
+def _read_store(path: _Path) -> tuple[bytes, os.stat_result]:
     """The store's bytes and the metadata of the file they were read from
     (spec section 6 step 2): a missing file is ``StoreMissing``; anything
     but a regular file, or a file over 64 MiB, ``StoreCorrupt`` before
@@ -494,7 +538,7 @@ def _read_store(path: object) -> tuple[bytes, os.stat_result]:
         os.close(fd)
 
 
-def _check_private(path: object, meta: os.stat_result) -> None:
+def _check_private(path: _Path, meta: os.stat_result) -> None:
     """Refuses a store that group or others may read or write, or that is
     owned by neither the caller's effective user nor root (spec section 8),
     checked on the metadata of the opened file. Unix only."""
@@ -584,8 +628,9 @@ def _string(buf: bytes, pos: int, major: int, what: str) -> tuple[bytes, int]:
     return buf[pos : pos + length], pos + length
 
 
-def _not_version_1(what: str) -> _Corrupt:
-    """A departure from version 1's schema that a newer writer might make."""
+def _newer_schema(what: str) -> _Corrupt:
+    """A departure from the schema of versions 1 and 2 that a newer writer
+    might make."""
     return _Corrupt("%s (or a newer otp-link wrote the store: %s)" % (what, _NATIVE_HINT))
 
 
@@ -593,7 +638,7 @@ def _key(buf: bytes, pos: int, expected: bytes) -> int:
     """The map key ``expected`` (a text string), and the position after it."""
     found, pos = _string(buf, pos, 3, "the key of entry '%s'" % expected.decode())
     if found != expected:
-        raise _not_version_1("expected the map key '%s'" % expected.decode())
+        raise _newer_schema("expected the map key '%s'" % expected.decode())
     return pos
 
 
@@ -629,13 +674,21 @@ def _check_name(raw: bytes) -> str:
 
 
 _FORMAT_TAG = b"otp-link store"
+#: The store versions this reader knows: 1, and 2, which is 1 with the
+#: optional ``not_after`` of an account record (spec section 10).
+_VERSION_PLAIN = 1
+_VERSION_EXPIRY = 2
+#: The first byte of a record that holds ``not_after``: a map of six
+#: entries. Without one a record is a map of five (0xa5). The version rule
+#: (spec section 7) is judged by this byte alone, decoded or not.
+_EXPIRING_RECORD_HEAD = b"\xa6"
 
 
 def _find_entry(buf: bytes, wanted: bytes) -> tuple[str, bytes] | None:
     """Checks the whole store (spec section 7) and returns the name and the
     record of the account whose id is ``wanted``, or None. Every entry's id
     and name are checked, and that none repeats; other records only as
-    byte strings that fit."""
+    byte strings that fit, and by their first byte for the version rule."""
     if not buf:
         raise _Corrupt("the file is empty")
     try:
@@ -655,15 +708,16 @@ def _find_entry(buf: bytes, wanted: bytes) -> tuple[str, bytes] | None:
         raise _Corrupt("not an otp-link store (wrong format tag)")
     pos = _key(buf, pos, b"version")
     version, pos = _head(buf, pos, 0, "the version")
-    if version != 1:
+    if version not in (_VERSION_PLAIN, _VERSION_EXPIRY):
         raise _Version(version)
     if entries != 3:
-        raise _not_version_1("the top-level map does not have exactly three entries")
+        raise _newer_schema("the top-level map does not have exactly three entries")
     pos = _key(buf, pos, b"accounts")
     remaining, pos = _count(buf, pos, 4, "the accounts array")
     ids = set()
     names = set()
     result = None
+    any_expires = False
     end = len(buf)
     while remaining:
         remaining -= 1
@@ -688,29 +742,45 @@ def _find_entry(buf: bytes, wanted: bytes) -> tuple[str, bytes] | None:
         if raw_name in names:
             raise _Corrupt("an account name appears twice")
         names.add(raw_name)
+        if record[:1] == _EXPIRING_RECORD_HEAD:
+            if version == _VERSION_PLAIN:
+                raise _Corrupt(
+                    "an account record holds a not_after time, which a version 1 store "
+                    "cannot hold"
+                )
+            any_expires = True
         if record_id == wanted:
             result = (name, record)
     if pos != end:
         raise _Corrupt("trailing bytes after the accounts array")
+    if version == _VERSION_EXPIRY and not any_expires:
+        raise _Corrupt(
+            "it is of version 2 but no account in it expires (such a store is version 1)"
+        )
     return result
 
 
 class _Record:
-    __slots__ = ("width", "created", "rotated", "sealed")
+    __slots__ = ("width", "created", "rotated", "not_after", "sealed")
 
-    def __init__(self, width: int, created: int, rotated: int | None, sealed: dict) -> None:
+    def __init__(
+        self, width: int, created: int, rotated: int | None, not_after: int | None, sealed: dict
+    ) -> None:
         self.width = width
         self.created = created
         self.rotated = rotated
+        self.not_after = not_after
         self.sealed = sealed
 
 
 def _decode_record(buf: bytes) -> _Record:
     """An account record, the contents of its byte string (spec section 7):
-    exactly the five entries in order, and nothing after them."""
+    exactly the five entries in order, or six with ``not_after`` fourth,
+    and nothing after them. (Whether the store's version allows
+    ``not_after`` was judged by the record's first byte already.)"""
     n, pos = _count(buf, 0, 5, "an account record")
-    if n != 5:
-        raise _not_version_1("an account record does not have exactly five entries")
+    if n not in (5, 6):
+        raise _newer_schema("an account record does not have five or six entries")
     pos = _key(buf, pos, b"width")
     width, pos = _head(buf, pos, 0, "the width")
     if not _MIN_WIDTH <= width <= _MAX_WIDTH:
@@ -726,6 +796,10 @@ def _decode_record(buf: bytes) -> _Record:
             rotated, pos = _head(buf, pos, 0, "the rotation time")
         except _Corrupt:
             raise _Corrupt("the rotation time is neither a time nor null") from None
+    not_after = None
+    if n == 6:
+        pos = _key(buf, pos, b"not_after")
+        not_after, pos = _head(buf, pos, 0, "the not_after time")
     sealed = {}
     for field in ("username", "password"):
         pos = _key(buf, pos, field.encode())
@@ -741,7 +815,7 @@ def _decode_record(buf: bytes) -> _Record:
         sealed[field[0]] = (ciphertext, tag)
     if pos != len(buf):
         raise _Corrupt("trailing bytes in an account record")
-    return _Record(width, created, rotated, sealed)
+    return _Record(width, created, rotated, not_after, sealed)
 
 
 # ---------------------------------------------------------------- opening a value
@@ -778,7 +852,9 @@ def _open_field(
     frame = bytearray(ciphertext)
     for i, p in enumerate(key.pad):
         frame[i] ^= p
-    message = bytearray(b"otp-link tag v1")
+    # Spec section 4: version 1's message, or version 2's for a record
+    # with not_after, which differs in its label and holds the time.
+    message = bytearray(b"otp-link tag v1" if record.not_after is None else b"otp-link tag v2")
     message += record_id
     message += letter.encode()
     message.append(width)
@@ -790,6 +866,8 @@ def _open_field(
     else:
         message.append(1)
         message += record.rotated.to_bytes(8, "big")
+    if record.not_after is not None:
+        message += record.not_after.to_bytes(8, "big")
     message += frame
     try:
         if not compare_digest(_poly1305(key.mac_key, message), tag):
@@ -800,7 +878,8 @@ def _open_field(
         n = (tens - 0x30) * 10 + (ones - 0x30)
         if n > width - 2:
             raise AuthenticationFailed(_AUTH_FAILED)
-        value = frame[:n]
+        with memoryview(frame) as view:
+            value = _Secret(view[:n])
         try:
             value.decode("utf-8")
         except UnicodeDecodeError:
@@ -835,6 +914,20 @@ def _harden() -> None:
 # ---------------------------------------------------------------- the API
 
 
+class _Secret(bytearray):
+    """A value's bytes, wiped when the last reference goes (and by
+    ``Credentials``'s with block before that)."""
+
+    __slots__ = ()
+
+    def __del__(self) -> None:
+        try:
+            self[:] = bytes(len(self))
+        except Exception:
+            pass
+
+
+@_final
 class Credentials:
     """A username and a password, recovered.
 
@@ -843,19 +936,31 @@ class Credentials:
     UTF-8 bytes as a fresh ``bytearray`` the caller can wipe. The values
     are kept in ``bytearray``s that leaving a ``with`` block wipes; after
     that, reading them raises ``ValueError``. The repr shows neither
-    value, and pickling or copying raises ``TypeError``.
+    value, and pickling or copying raises ``TypeError``; the class can be
+    neither made from Python nor subclassed. The messages and the repr are
+    the native module's (otp-py/README.md), so that code and logs see one
+    ``Credentials``, and one stub (``__init__.pyi``) types both.
     """
 
     __slots__ = ("_username", "_password", "_wiped")
+    _username: bytearray
+    _password: bytearray
+    _wiped: bool
 
-    def __init__(self, username: bytearray, password: bytearray) -> None:
-        self._username = username
-        self._password = password
-        self._wiped = False
+    def __init__(self) -> None:
+        raise TypeError(
+            "otp_link.Credentials cannot be made from Python: recover() and recover_legacy() "
+            "return them"
+        )
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        raise TypeError("otp_link.Credentials cannot be subclassed")
 
     def _held(self, value: bytearray) -> bytearray:
         if self._wiped:
-            raise ValueError("the credentials were wiped when their with block ended")
+            raise ValueError(
+                "these credentials were wiped when their with block ended; recover them again"
+            )
         return value
 
     @property
@@ -878,47 +983,121 @@ class Credentials:
     def __enter__(self) -> Credentials:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, exc_value: object, traceback: object) -> None:
         self._wipe()
 
-    def __del__(self) -> None:
-        try:
-            self._wipe()
-        except Exception:
-            pass
-
     def __repr__(self) -> str:
-        return "Credentials(username=[redacted], password=[redacted])"
+        if self._wiped:
+            return "otp_link.Credentials([wiped])"
+        return "otp_link.Credentials(username=[redacted], password=[redacted])"
 
     __str__ = __repr__
 
-    def __reduce_ex__(self, protocol: object) -> object:
-        raise TypeError("Credentials cannot be pickled: they are secret")
+    def __reduce__(self) -> str | tuple[object, ...]:
+        raise TypeError(_NOT_COPYABLE % "pickled")
+
+    def __reduce_ex__(self, protocol: object) -> str | tuple[object, ...]:
+        raise TypeError(_NOT_COPYABLE % "pickled")
 
     def __copy__(self) -> object:
-        raise TypeError("Credentials cannot be copied: they are secret")
+        raise TypeError(_NOT_COPYABLE % "copied")
 
     def __deepcopy__(self, memo: object) -> object:
-        raise TypeError("Credentials cannot be copied: they are secret")
+        raise TypeError(_NOT_COPYABLE % "copied")
 
 
-def _store_path(store: object) -> object:
+def _credentials(username: bytearray, password: bytearray) -> Credentials:
+    """The Credentials holding ``username`` and ``password`` (``_Secret``s,
+    which they keep and wipe)."""
+    made = object.__new__(Credentials)
+    made._username = username
+    made._password = password
+    made._wiped = False
+    return made
+
+
+_NOT_COPYABLE = (
+    "otp_link.Credentials cannot be %s: the values stay in this process; recover them "
+    "where they are needed"
+)
+
+
+def _store_arg(store: object) -> str | bytes | None:
+    """The ``store`` argument as ``os.fspath`` gives it, or None for the
+    default; anything but a path is ``UsageError``, as the native module
+    says it."""
     if store is None:
-        return default_store_path()
+        return None
     if not isinstance(store, (str, bytes, os.PathLike)):
         raise UsageError(
-            "store must be a path (str or os.PathLike), not %s" % type(store).__name__
+            "store must be a path (str, bytes or os.PathLike), not %s" % type(store).__name__
         )
     return os.fspath(store)
 
 
+def _clock() -> int | None:
+    """The time now in whole seconds since the epoch, or None when the clock
+    reads before 1970. Read only for an account that expires (spec section
+    6 step 13); the tests replace it to check at a vector's ``now``."""
+    import time
+
+    ns = time.time_ns()
+    return None if ns < 0 else ns // 1_000_000_000
+
+
+def _rfc3339(secs: int) -> str:
+    """Seconds since the epoch as RFC 3339 in UTC (spec section 1), e.g.
+    ``2027-03-01T00:00:00Z``, as otp-link prints times: any unsigned
+    64-bit time, years past 9999 with more digits (Howard Hinnant's
+    days-to-civil, which ``datetime`` cannot do past 9999)."""
+    days, rem = divmod(secs, 86_400)
+    z = days + 719_468
+    era, doe = divmod(z, 146_097)
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = mp + 3 if mp < 10 else mp - 9
+    year = yoe + era * 400 + (month <= 2)
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (
+        year, month, day, rem // 3600, rem % 3600 // 60, rem % 60
+    )  # fmt: skip
+
+
+def _check_expiry(name: str, record: _Record) -> None:
+    """Spec section 6 step 13, after both tags verified: an account whose
+    ``not_after`` is before the clock's time is ``KeysExpired`` (exit 12);
+    it opens up to and including its ``not_after`` second. A clock before
+    1970 is an error (exit 10), never taken for an early time."""
+    not_after = record.not_after
+    if not_after is None:
+        return
+    now = _clock()
+    if now is None:
+        raise StoreIOError(
+            "the system clock reads before 1970, so otp-link cannot tell whether an expiry "
+            "has passed; set the clock (e.g. with NTP or 'timedatectl')"
+        )
+    if now > not_after:
+        raise KeysExpired(
+            "account '%s' expired at %s (the clock reads %s), so its keys no longer open it; "
+            "to extend it, run 'otp-link rotate --expires-in DURATION' with its keys (new "
+            "keys), or 'otp-link secure-account --replace --expires-in DURATION' with its "
+            "name (new credentials)" % (_printable(name), _rfc3339(not_after), _rfc3339(now))
+        )
+
+
 def _open_account(user_key: object, pass_key: object, store: object, decrypt: bool):
     """Spec section 6: the keys, then the store (read, permissions, the
-    whole structure), then the account; returns its name and, when
-    ``decrypt``, its Credentials."""
-    user, password = _parse_pair(user_key, pass_key)
+    whole structure), then the account, its tags and its expiry; returns
+    its name and, when ``decrypt``, its Credentials. The arguments' types
+    are checked first, as the native module checks them."""
+    user_text = _key_arg("user_key", user_key)
+    pass_text = _key_arg("pass_key", pass_key)
+    named = _store_arg(store)
+    user, password = _parse_pair(user_text, pass_text)
     try:
-        path = _store_path(store)
+        path: _Path = default_store_path() if named is None else named
         data, meta = _read_store(path)
         _check_private(path, meta)
         try:
@@ -946,7 +1125,12 @@ def _open_account(user_key: object, pass_key: object, store: object, decrypt: bo
         except BaseException:
             _wipe(username)
             raise
-        credentials = Credentials(username, secret)
+        credentials = _credentials(username, secret)
+        try:
+            _check_expiry(name, record)
+        except BaseException:
+            credentials._wipe()
+            raise
         if not decrypt:
             credentials._wipe()
             return name, None
@@ -995,8 +1179,10 @@ Prints the username and the password two otp-link keys open, one per line,
 like 'otp-link recover'. A key given as '-' is read from stdin, one line
 each. The store is PATH, else $OTP_LINK_STORE, else the per-user default.
 Exit codes are otp-link's: 0 success, 2 usage, 3 malformed or mismatched
-keys, 4 authentication failed, 5 unknown account, 7 store missing,
-8 store corrupt or of another version, 9 permission, 10 input/output.
+keys (launch keys too: they need otp-link or the native module),
+4 authentication failed, 5 unknown account, 7 store missing, 8 store
+corrupt or of another version, 9 permission, 10 input/output (or a clock
+before 1970), 12 the account expired.
 """
 
 
