@@ -354,6 +354,19 @@ class VectorTests(Case):
                             self.assertEqual(got[1], 12)
         self.assertGreaterEqual(checked, 3)
 
+    def test_the_clock_is_truncated_to_the_second(self):
+        """spec section 6 step 13: the not_after second opens to its end."""
+        v = json.loads((otp_cli.VECTORS / "ok-expiry-at-the-last-second.json").read_text())
+        store = self.store(bytes.fromhex(v["store"]))
+        second = 10**9
+        for ns, expected in (
+            (v["not_after"] * second, "ok"),
+            (v["not_after"] * second + second - 1, "ok"),
+            ((v["not_after"] + 1) * second, "KeysExpired"),
+        ):
+            with self.subTest(ns=ns), mock.patch("time.time_ns", lambda: ns):
+                self.assertEqual(outcome(lambda: pure.recover(v["user_key"], v["pass_key"], store=store))[0], expected)
+
     def test_an_expired_account_is_refused_with_the_clis_line(self):
         """The message names the account, its not_after and the clock's
         time, as ``otp-link recover`` says it (the clock's second may
@@ -1055,6 +1068,22 @@ class ApiTests(Case):
                         with self.assertRaises(pure.UsageError) as e:
                             call(*args, **kwargs)
                         self.assertEqual(str(e.exception), message)
+
+    def test_recover_legacy_checks_its_argument_types_first_as_native_does(self):
+        legacy = self.store(b"not a pickle", "db.pkl")
+        for label, impl in implementations():
+            for args, message in (
+                ((42, "a" * 25, "b" * 25), "path must be a path (str, bytes or os.PathLike), not int"),
+                ((legacy, b"a" * 25, "b" * 25), "user_key must be a str holding the key text, not bytes"),
+                ((legacy, "short", None), "pass_key must be a str holding the key text, not NoneType"),
+                ((None, "short", None), "path must be a path (str, bytes or os.PathLike), not NoneType"),
+            ):
+                with self.subTest(impl=label, message=message):
+                    with self.assertRaises(pure.UsageError) as e:
+                        impl.recover_legacy(*args)
+                    self.assertEqual(str(e.exception), message)
+            got = outcome(lambda: impl.recover_legacy(legacy, "short", "b" * 25))
+            self.assertEqual(got, ("MalformedKey", 3), label)
 
     def test_the_implementation_is_the_one_the_runner_asked_for(self):
         """tests/tests/python.rs runs this file with the native module
