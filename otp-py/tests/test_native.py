@@ -35,6 +35,7 @@ LAYER_CLASS = {
     "record": otp_link.UnknownAccount,
     "auth": otp_link.AuthenticationFailed,
     "frame": otp_link.AuthenticationFailed,
+    "expired": otp_link.KeysExpired,
 }
 
 
@@ -478,10 +479,20 @@ def ran_while_the_call_ran(call):
     return seen == [True]
 
 
+def released_while_it_ran(call, attempts=5):
+    """Whether ``call()`` was seen to release the GIL in one of a few runs.
+
+    On a loaded machine the woken thread may not be scheduled within the
+    few milliseconds a call takes, so one run can miss a release; a call
+    that keeps the GIL is never seen to release it, however many runs.
+    """
+    return any(ran_while_the_call_ran(call) for _ in range(attempts))
+
+
 def test_the_gil_is_released_while_the_store_is_read_and_opened(large_store):
     store, user_key, pass_key = large_store
     assert otp_link.recover(user_key, pass_key, store=store).username == "u19999"
-    assert ran_while_the_call_ran(lambda: otp_link.recover(user_key, pass_key, store=store))
-    assert ran_while_the_call_ran(lambda: otp_link.verify(user_key, pass_key, store=store))
+    assert released_while_it_ran(lambda: otp_link.recover(user_key, pass_key, store=store))
+    assert released_while_it_ran(lambda: otp_link.verify(user_key, pass_key, store=store))
     # The probe can fail: a call that keeps the GIL is seen to keep it.
-    assert not ran_while_the_call_ran(lambda: sum(range(3_000_000)))
+    assert not released_while_it_ran(lambda: sum(range(3_000_000)))
