@@ -56,8 +56,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         }
         Command::Exec(args) => exec(store()?, args),
         Command::List(args) => {
-            let accounts = Store::at(store()?).accounts()?;
-            print_accounts(&accounts, args.format)?;
+            let listing = Store::at(store()?).list()?;
+            print_accounts(&listing, args.format)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Rotate(args) => {
@@ -81,6 +81,31 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             let keys = read_keys(&args.keys)?;
             let name = Store::at(store()?).verify(&keys)?;
             write_out(format!("{}\n", printable(&name)).as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export(args) => {
+            let exported = Store::at(store()?).export(
+                args.accounts.iter().map(String::as_str),
+                &args.output,
+                args.force,
+            );
+            let exported = match exported {
+                Ok(exported) => exported,
+                // Written and renamed into place; only the directory sync
+                // failed.
+                Err(e @ otp_core::Error::CommittedUnsynced { .. }) => {
+                    crate::note(&format!("warning: {}", printable(&e.to_string())));
+                    return Ok(ExitCode::SUCCESS);
+                }
+                Err(e) => return Err(e.into()),
+            };
+            crate::note(&format!(
+                "exported {} account{} to {} (sha256 {}); install it on the host with the owner, group and mode its children need",
+                exported.accounts,
+                if exported.accounts == 1 { "" } else { "s" },
+                printable(&args.output.to_string_lossy()),
+                hex::encode(exported.sha256)
+            ));
             Ok(ExitCode::SUCCESS)
         }
         Command::ImportLegacy(args) => {
@@ -479,7 +504,16 @@ struct AccountJson<'a> {
     rotated: Option<String>,
 }
 
-fn print_accounts(accounts: &[otp_core::AccountInfo], format: ListFormat) -> Result<(), CliError> {
+/// `list --format json`: the store's digest beside its accounts, so that a
+/// store with no account still has one.
+#[derive(Serialize)]
+struct ListingJson<'a> {
+    sha256: String,
+    accounts: Vec<AccountJson<'a>>,
+}
+
+fn print_accounts(listing: &otp_core::Listing, format: ListFormat) -> Result<(), CliError> {
+    let accounts = &listing.accounts;
     let out = match format {
         ListFormat::Json => {
             let rows: Vec<AccountJson<'_>> = accounts
@@ -491,7 +525,11 @@ fn print_accounts(accounts: &[otp_core::AccountInfo], format: ListFormat) -> Res
                     rotated: a.rotated.map(rfc3339),
                 })
                 .collect();
-            json_line(&rows)?.to_vec()
+            json_line(&ListingJson {
+                sha256: hex::encode(listing.sha256),
+                accounts: rows,
+            })?
+            .to_vec()
         }
         ListFormat::Text => {
             let name_width = accounts

@@ -39,9 +39,9 @@ pub use secrecy;
 pub use credentials::Credentials;
 pub use error::{printable, Error};
 pub use key::{Key, Keys};
-pub use location::{default_store_path, STORE_ENV};
+pub use location::{default_store_path, CREDENTIAL_NAME, STORE_ENV};
 pub use primitives::{Field, RecordId, DEFAULT_WIDTH, MAX_WIDTH, MIN_WIDTH};
-pub use store::{harden_process, AccountInfo, Pending, Store};
+pub use store::{harden_process, AccountInfo, Exported, Listing, Pending, Store};
 
 /// Recovers the credentials the keys open from the store at the default
 /// location ([`default_store_path`]). For another store use
