@@ -158,32 +158,18 @@ fn server_user() -> Option<ServerUser> {
     if id_of(&["-u"]).expect("id -u") != 0 {
         return None;
     }
-    let name = if id_of(&["-u", "postgres"]).is_some() {
-        "postgres"
-    } else {
-        let name = "otp-link-pg";
-        if id_of(&["-u", name]).is_none() {
-            eprintln!("postgres test: creating system user {name} to run PostgreSQL as");
-            check(
-                "useradd",
-                run(Command::new("useradd").args([
-                    "--system",
-                    "--user-group",
-                    "--no-create-home",
-                    "--home-dir",
-                    "/nonexistent",
-                    "--shell",
-                    "/usr/sbin/nologin",
-                    name,
-                ])),
-            );
-        }
-        name
-    };
+    if id_of(&["-u", "postgres"]).is_some() {
+        return Some(ServerUser {
+            name: "postgres".to_owned(),
+            uid: id_of(&["-u", "postgres"]).expect("uid of postgres"),
+            gid: id_of(&["-g", "postgres"]).expect("gid of postgres"),
+        });
+    }
+    let user = otp_link_tests::harness::system_user("otp-link-pg", &[]);
     Some(ServerUser {
-        name: name.to_owned(),
-        uid: id_of(&["-u", name]).expect("uid of the server user"),
-        gid: id_of(&["-g", name]).expect("gid of the server user"),
+        name: user.name,
+        uid: user.uid,
+        gid: user.gid,
     })
 }
 
