@@ -175,6 +175,27 @@ pub fn set_mode(path: &Path, mode: u32) {
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod");
 }
 
+#[cfg(unix)]
+/// Whether readers refuse a store of `owner` with mode bits `mode`: the
+/// permission rule (PostgreSQL's for key files), restated as the tests'
+/// oracle. A store of root's may be readable by its group, nothing more;
+/// anyone else's by its owner only.
+pub fn refused_mode(owner: u32, mode: u32) -> bool {
+    let forbidden = if owner == 0 { 0o037 } else { 0o077 };
+    mode & forbidden != 0
+}
+
+#[cfg(unix)]
+/// The `chmod` that the message refusing the store at `path` names:
+/// `chmod 640` for a store of root's, `chmod 600` for anyone else's.
+pub fn chmod_fix(path: &Path) -> &'static str {
+    if fs::metadata(path).expect("metadata").uid() == 0 {
+        "chmod 640"
+    } else {
+        "chmod 600"
+    }
+}
+
 /// Writes `bytes` as a store file of mode 0600 (on Unix).
 pub fn write_private(path: &Path, bytes: &[u8]) {
     fs::write(path, bytes).expect("writing a store file");

@@ -1240,6 +1240,69 @@ mod tests {
         assert_eq!(fs::read(moved.join("store.cbor")).unwrap(), b"new store");
     }
 
+    /// PostgreSQL's rule for key files: the owner's bits are free; a store
+    /// of root's may be readable by its group; nothing else for anyone.
+    #[cfg(unix)]
+    #[test]
+    fn the_permission_rule_is_postgresqls_for_key_files() {
+        let allowed = |owner: u32, mode: u32| mode & forbidden_bits(owner) == 0;
+        for mode in [0o600, 0o400, 0o700, 0o000] {
+            assert!(allowed(1000, mode) && allowed(0, mode), "{mode:o}");
+        }
+        for mode in [0o640, 0o440] {
+            assert!(allowed(0, mode) && !allowed(1000, mode), "{mode:o}");
+        }
+        for mode in [0o660, 0o650, 0o620, 0o644, 0o604, 0o602, 0o601, 0o666] {
+            assert!(!allowed(0, mode) && !allowed(1000, mode), "{mode:o}");
+        }
+    }
+
+    /// A writer keeps 0600 and, of a store of root's, the group's read bit;
+    /// never a bit the rule refuses.
+    #[cfg(unix)]
+    #[test]
+    fn writers_keep_only_the_group_read_bit_of_a_store_of_roots() {
+        for (owner, old, new) in [
+            (0, 0o640, 0o640),
+            (0, 0o440, 0o640),
+            (0, 0o600, 0o600),
+            (0, 0o660, 0o640),
+            (0, 0o644, 0o640),
+            (0, 0o100_640, 0o640),
+            (1000, 0o640, 0o600),
+            (1000, 0o400, 0o600),
+            (1000, 0o644, 0o600),
+        ] {
+            assert_eq!(kept_mode(owner, old), new, "owner {owner}, mode {old:o}");
+        }
+    }
+
+    /// A file that appears at the name of a new store between the checks
+    /// and the rename is never replaced: the rename refuses, and the
+    /// temporary file goes.
+    #[cfg(unix)]
+    #[test]
+    fn a_new_store_is_never_renamed_over_a_file_that_appeared() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.cbor");
+        let target = target_for_write(&path, true).unwrap();
+        let lock = lock(&target).unwrap();
+        let empty = crate::store::format::encode_store(std::iter::empty());
+        let staged = stage(&target, &empty, lock).unwrap();
+        fs::write(&path, b"appeared").unwrap();
+        assert!(matches!(
+            staged.commit_new(),
+            Err(Error::OutputExists { .. })
+        ));
+        assert_eq!(fs::read(&path).unwrap(), b"appeared");
+        assert!(!sibling(&path, "tmp").exists());
+        // Without the file, it is put in place.
+        fs::remove_file(&path).unwrap();
+        let lock = super::lock(&target).unwrap();
+        stage(&target, &empty, lock).unwrap().commit_new().unwrap();
+        assert_eq!(fs::read(&path).unwrap(), empty);
+    }
+
     #[test]
     fn only_a_store_head_looks_like_a_store() {
         let store = crate::store::format::encode_store(std::iter::empty());
