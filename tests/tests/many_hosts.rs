@@ -1138,3 +1138,30 @@ fn readme_shows_the_deployment_examples_the_tests_run() {
         );
     }
 }
+
+/// The binary bench/ measures is the one README's quick start builds: the
+/// same target and the same cargo command, in both.
+#[test]
+fn bench_measures_the_binary_the_readme_builds() {
+    let readme = fs::read_to_string(repository().join("README.md")).unwrap();
+    let quick_start = readme
+        .split("## Quick start")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("README's quick start");
+    let bench = fs::read_to_string(repository().join("bench/run.sh")).unwrap();
+    for line in [
+        "MUSL_TARGET=$(uname -m)-unknown-linux-musl",
+        "cargo build --release -p otp-cli --target \"$MUSL_TARGET\"",
+    ] {
+        assert!(
+            quick_start.contains(line),
+            "README's quick start lacks {line}"
+        );
+        assert!(bench.contains(line), "bench/run.sh lacks {line}");
+    }
+    assert!(
+        bench.contains("BIN[musl]=$TARGET_DIR/$MUSL_TARGET/release/otp-link"),
+        "bench/run.sh does not time the binary that command builds"
+    );
+}

@@ -850,13 +850,16 @@ fn owner_of(path: &Path, owner: u32, group: u32, mode: u32) -> Result<Kept, Erro
 }
 
 /// The mode of a store that replaces one of mode `old`: 0600, plus the
-/// group's read bit when the old store was root's and had it (root writing
-/// a store that Ansible installed `root:GROUP 0640` leaves it so). Nothing
-/// the permission rule refuses is kept: a writer never makes a store less
-/// private than readers accept.
+/// group's read bit when the old store was root's, had it, and was one that
+/// readers accept (root writing a store that Ansible installed
+/// `root:GROUP 0640` leaves it so). A store that readers refuse is replaced
+/// by a private one: a writer never keeps what readers refuse.
 #[cfg(unix)]
 const fn kept_mode(owner: u32, old: u32) -> u32 {
-    0o600 | (old & 0o777 & !forbidden_bits(owner) & 0o040)
+    if old & forbidden_bits(owner) != 0 {
+        return 0o600;
+    }
+    0o600 | (old & 0o040)
 }
 
 /// `store.cbor` → `store.cbor.<suffix>` in the same directory.
@@ -1266,8 +1269,8 @@ mod tests {
             (0, 0o640, 0o640),
             (0, 0o440, 0o640),
             (0, 0o600, 0o600),
-            (0, 0o660, 0o640),
-            (0, 0o644, 0o640),
+            (0, 0o660, 0o600),
+            (0, 0o644, 0o600),
             (0, 0o100_640, 0o640),
             (1000, 0o640, 0o600),
             (1000, 0o400, 0o600),
