@@ -160,8 +160,7 @@ fn write_out(bytes: &[u8]) -> Result<(), CliError> {
 /// Stdout as a file of its own (a duplicate of descriptor 1), to look at
 /// and sync.
 fn stdout_file() -> io::Result<File> {
-    use std::os::fd::AsFd;
-    io::stdout().as_fd().try_clone_to_owned().map(File::from)
+    input::file_of(&io::stdout())
 }
 
 /// Refuses to issue keys into `/dev/null`, before anything is read or
