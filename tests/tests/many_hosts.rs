@@ -42,6 +42,25 @@ fn users() -> Users {
     }
 }
 
+/// For the tests that act as the service's user: root, the tool they need
+/// (a program that answers `--version`, and how to install it), the users,
+/// a temporary directory, and the binary runnable as the service from it;
+/// `None` (the test skipped, or failed under CI) where one is missing.
+fn as_service(why: &str, tool: Option<(&str, &str)>) -> Option<(Users, tempfile::TempDir, AsUser)> {
+    if !root_or_skip(why) {
+        return None;
+    }
+    if let Some((program, install)) = tool {
+        if !tool_or_skip(runs(program, &["--version"]), program, install) {
+            return None;
+        }
+    }
+    let users = users();
+    let dir = tempdir();
+    let service = AsUser::new(dir.path(), &users.service);
+    Some((users, dir, service))
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
 }
@@ -357,12 +376,9 @@ enum Expect {
 /// readable by others. Everything else is refused (exit 9) with the fix.
 #[test]
 fn readers_apply_postgresqls_rule_for_key_files() {
-    if !root_or_skip("to act as other users") {
+    let Some((users, dir, service)) = as_service("to act as other users", None) else {
         return;
-    }
-    let users = users();
-    let dir = tempdir();
-    let service = AsUser::new(dir.path(), &users.service);
+    };
     let other = AsUser::new(dir.path(), &users.other);
     let home = dir.path().join("srv");
     fs::create_dir(&home).unwrap();
@@ -426,24 +442,30 @@ fn readers_apply_postgresqls_rule_for_key_files() {
     assert!(line.contains("chmod 600"), "{line}");
 }
 
+/// A directory `name` of `dir`, root's, of the service's group, with mode
+/// `dir_mode`, holding a store of root's readable by the group (0640) with
+/// account `db` (and no lock file).
+fn group_store(dir: &Path, name: &str, group: u32, dir_mode: u32) -> (PathBuf, PathBuf, Issued) {
+    let home = dir.join(name);
+    fs::create_dir(&home).unwrap();
+    chown(&home, 0, group);
+    set_mode(&home, dir_mode);
+    let store = home.join("store.cbor");
+    let db = secure(&store, "db");
+    fs::remove_file(sibling(&store, "lock")).unwrap();
+    chown(&store, 0, group);
+    set_mode(&store, 0o640);
+    (home, store, db)
+}
+
 /// Root writing a store of root's that its group may read leaves it as it
 /// was — owner, group and mode 0640 — so the service still reads it.
 #[test]
 fn a_root_writer_keeps_a_group_readable_store_of_roots_as_it_was() {
-    if !root_or_skip("to act as other users") {
+    let Some((users, dir, service)) = as_service("to act as other users", None) else {
         return;
-    }
-    let users = users();
-    let dir = tempdir();
-    let service = AsUser::new(dir.path(), &users.service);
-    let home = dir.path().join("etc-otp-link");
-    fs::create_dir(&home).unwrap();
-    chown(&home, 0, users.group);
-    set_mode(&home, 0o750);
-    let store = home.join("store.cbor");
-    let db = secure(&store, "db");
-    chown(&store, 0, users.group);
-    set_mode(&store, 0o640);
+    };
+    let (_, store, db) = group_store(dir.path(), "etc-otp-link", users.group, 0o750);
     let expected = (0, users.group, 0o640);
 
     let web = secure(&store, "web");
@@ -486,21 +508,10 @@ fn a_root_writer_keeps_a_group_readable_store_of_roots_as_it_was() {
 /// before anything is created, the store unchanged.
 #[test]
 fn a_group_member_never_writes_a_store_of_roots() {
-    if !root_or_skip("to act as other users") {
+    let Some((users, dir, service)) = as_service("to act as other users", None) else {
         return;
-    }
-    let users = users();
-    let dir = tempdir();
-    let service = AsUser::new(dir.path(), &users.service);
-    let home = dir.path().join("shared");
-    fs::create_dir(&home).unwrap();
-    chown(&home, 0, users.group);
-    set_mode(&home, 0o770);
-    let store = home.join("store.cbor");
-    let db = secure(&store, "db");
-    fs::remove_file(sibling(&store, "lock")).unwrap();
-    chown(&store, 0, users.group);
-    set_mode(&store, 0o640);
+    };
+    let (home, store, db) = group_store(dir.path(), "shared", users.group, 0o770);
     let before = fs::read(&store).unwrap();
     let runs: [(&[&str], &str); 3] = [
         (&["secure-account", "mine"], "u\np\n"),
@@ -674,19 +685,10 @@ fn writers_refuse_a_systemd_credential() {
 /// `CREDENTIALS_DIRECTORY`.
 #[test]
 fn every_layout_systemd_gives_a_credential_is_accepted() {
-    if !root_or_skip("to act as the service's user") {
+    let tool = Some(("setfacl", "apt-get install acl"));
+    let Some((users, dir, service)) = as_service("to act as the service's user", tool) else {
         return;
-    }
-    if !tool_or_skip(
-        runs("setfacl", &["--version"]),
-        "setfacl",
-        "apt-get install acl",
-    ) {
-        return;
-    }
-    let users = users();
-    let dir = tempdir();
-    let service = AsUser::new(dir.path(), &users.service);
+    };
     let credentials = dir.path().join("credentials");
     fs::create_dir(&credentials).unwrap();
     let credential = credentials.join("otp-link-store");
@@ -737,20 +739,12 @@ fn every_layout_systemd_gives_a_credential_is_accepted() {
 /// program the credentials and not the keys.
 #[test]
 fn the_systemd_unit_of_the_readme_runs() {
-    if !root_or_skip("to run the unit's command as its user") {
+    let tool = Some(("systemd-analyze", "apt-get install systemd"));
+    let Some((users, dir, service)) = as_service("to run the unit's command as its user", tool)
+    else {
         return;
-    }
-    if !tool_or_skip(
-        runs("systemd-analyze", &["--version"]),
-        "systemd-analyze",
-        "apt-get install systemd",
-    ) {
-        return;
-    }
+    };
     let unit = deploy_file("systemd/edms-report.service");
-    let users = users();
-    let dir = tempdir();
-    let service = AsUser::new(dir.path(), &users.service);
     let binary = dir.path().join("otp-link");
     let report = dir.path().join("nightly-report");
     fs::write(
@@ -832,19 +826,11 @@ fn the_systemd_unit_of_the_readme_runs() {
 /// the one shipped.
 #[test]
 fn the_ansible_playbook_of_the_readme_installs_a_store_the_service_reads() {
-    if !root_or_skip("to install files owned by root and a group") {
+    let tool = Some(("ansible-playbook", "pip install ansible-core"));
+    let Some((users, dir, service)) = as_service("to install files of root's for a group", tool)
+    else {
         return;
-    }
-    if !tool_or_skip(
-        runs("ansible-playbook", &["--version"]),
-        "ansible-playbook",
-        "pip install ansible-core",
-    ) {
-        return;
-    }
-    let users = users();
-    let dir = tempdir();
-    let service = AsUser::new(dir.path(), &users.service);
+    };
     let (store, [a, b, _]) = three_accounts(dir.path());
     let play = dir.path().join("play");
     fs::create_dir_all(play.join("stores")).unwrap();
