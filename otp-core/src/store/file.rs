@@ -1122,7 +1122,8 @@ pub(crate) fn stage(target: &Target, bytes: &[u8], lock: WriteLock) -> Result<St
         })?;
     // Only root hands the new file to the old owner (a writer that is not
     // root got here as the owner; its new file's group, under mode 0600,
-    // does not matter, and it may not be able to set the old one).
+    // does not matter, and it may not be able to set the old one). The
+    // mode is 0600 but for the group's read bit of a store of root's.
     #[cfg(unix)]
     if let Some(kept) = target.owner {
         if euid() == 0 {
