@@ -11,18 +11,22 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub const EXIT_CODES: &str = "\
 Exit codes:
   0    success
-  2    usage: bad arguments, flags or input lines; no store location
+  2    usage: bad arguments, flags or input lines; no store location; an
+       export over the store it reads
   3    key malformed, or the two keys do not belong together
   4    authentication failed: wrong or rotated-away key, or altered store
   5    account unknown
-  6    account already exists (use --replace)
+  6    account already exists (use --replace), or export's output exists
+       (use --force)
   7    store missing
   8    store (or legacy file) corrupt, of an unsupported version, or not a
        regular file
-  9    permission: store readable by others or owned by another user, a
-       planted lock or temporary file, or access denied
+  9    permission: store readable by others (a store of root's may be
+       readable by its group) or owned by another user, a planted lock,
+       temporary file or export output link, or access denied
   10   other input/output error (disk full, stdout lost), the store lock was
        busy too long, a change could not be put (durably) into effect, the
+       store is read-only (a systemd credential, a Secret volume), the
        audit log cannot be written, or the clock reads before 1970
   11   value rejected: too long for the width, a NUL byte, not UTF-8, an
        invalid account name, a store that would pass 64 MiB, or an expiry
@@ -44,8 +48,9 @@ Exit codes:
 #[derive(Parser, Debug)]
 #[command(name = "otp-link", version, after_help = EXIT_CODES, max_term_width = 100)]
 pub struct Cli {
-    /// The store file [default: $OTP_LINK_STORE, else the per-user data
-    /// directory, e.g. ~/.local/share/otp-link/store.cbor]
+    /// The store file [default: $OTP_LINK_STORE, else the systemd credential
+    /// $CREDENTIALS_DIRECTORY/otp-link-store if it exists, else the per-user
+    /// data directory, e.g. ~/.local/share/otp-link/store.cbor]
     #[arg(long, global = true, value_name = "PATH")]
     pub store: Option<PathBuf>,
 
@@ -92,6 +97,13 @@ pub enum Command {
     Prune(Prune),
     /// Check that two keys open an account of the store and print its name.
     Verify(Verify),
+    /// Write a new store holding only the named accounts, for one host.
+    ///
+    /// Their entries are copied byte for byte, so the keys already issued
+    /// for them open them in the new store, and no other key does. Nothing
+    /// is decrypted and no key is printed. The new file is mode 0600; ship it
+    /// with the owner, group and mode the host needs (README: "Many hosts").
+    Export(Export),
     /// Import an account from a Secure-Python-Link account file.
     ImportLegacy(ImportLegacy),
     /// Print a shell completion script.
@@ -279,6 +291,20 @@ pub struct Remove {
 pub struct Verify {
     #[command(flatten)]
     pub keys: KeyArgs,
+}
+
+/// `export`.
+#[derive(Args, Debug)]
+pub struct Export {
+    /// The accounts to copy.
+    #[arg(required = true, value_name = "ACCOUNT")]
+    pub accounts: Vec<String>,
+    /// The new store file; refused if it exists, unless --force.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
+    /// Replace FILE when it is an existing otp-link store.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `import-legacy`.

@@ -51,6 +51,7 @@ fn event(command: &Command) -> Option<&'static str> {
         Command::Remove(_) => "remove",
         Command::Prune(_) => "prune",
         Command::Verify(_) => "verify",
+        Command::Export(_) => "export",
         Command::ImportLegacy(_) => "import-legacy",
         Command::List(_) | Command::Completions(_) | Command::Man => return None,
     })
@@ -103,8 +104,8 @@ fn dispatch(
         }
         Command::Exec(args) => exec(store()?, args, trail),
         Command::List(args) => {
-            let accounts = Store::at(store()?).accounts()?;
-            print_accounts(&accounts, &args)?;
+            let listing = Store::at(store()?).list()?;
+            print_accounts(&listing, &args)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Rotate(args) => {
@@ -139,6 +140,31 @@ fn dispatch(
             trail.account(&name);
             trail.released()?;
             write_out(format!("{}\n", printable(&name)).as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export(args) => {
+            let exported = Store::at(store()?).export(
+                args.accounts.iter().map(String::as_str),
+                &args.output,
+                args.force,
+            );
+            let exported = match exported {
+                Ok(exported) => exported,
+                // Written and renamed into place; only the directory sync
+                // failed.
+                Err(e @ otp_core::Error::CommittedUnsynced { .. }) => {
+                    crate::note(&format!("warning: {}", printable(&e.to_string())));
+                    return Ok(ExitCode::SUCCESS);
+                }
+                Err(e) => return Err(e.into()),
+            };
+            crate::note(&format!(
+                "exported {} account{} to {} (sha256 {}); install it on the host with the owner, group and mode its children need",
+                exported.accounts,
+                if exported.accounts == 1 { "" } else { "s" },
+                printable(&args.output.to_string_lossy()),
+                hex::encode(exported.sha256)
+            ));
             Ok(ExitCode::SUCCESS)
         }
         Command::ImportLegacy(args) => {
@@ -228,8 +254,7 @@ fn write_out(bytes: &[u8]) -> Result<(), CliError> {
 /// Stdout as a file of its own (a duplicate of descriptor 1), to look at
 /// and sync.
 fn stdout_file() -> io::Result<File> {
-    use std::os::fd::AsFd;
-    io::stdout().as_fd().try_clone_to_owned().map(File::from)
+    input::file_of(&io::stdout())
 }
 
 /// Refuses to issue keys into `/dev/null`, before anything is read or
@@ -612,7 +637,16 @@ struct AccountJson<'a> {
     expired: bool,
 }
 
-fn print_accounts(accounts: &[otp_core::AccountInfo], args: &cli::List) -> Result<(), CliError> {
+/// `list --format json`: the store's digest beside its accounts, so that a
+/// store with no account still has one.
+#[derive(Serialize)]
+struct ListingJson<'a> {
+    sha256: String,
+    accounts: Vec<AccountJson<'a>>,
+}
+
+fn print_accounts(listing: &otp_core::Listing, args: &cli::List) -> Result<(), CliError> {
+    let accounts = &listing.accounts;
     // The clock only where an expiry is to be judged: a clock before 1970
     // fails a listing of expiring accounts, not one of accounts that never
     // expire.
@@ -643,7 +677,11 @@ fn print_accounts(accounts: &[otp_core::AccountInfo], args: &cli::List) -> Resul
                     expired: a.expired_at(now),
                 })
                 .collect();
-            json_line(&rows)?.to_vec()
+            json_line(&ListingJson {
+                sha256: hex::encode(listing.sha256),
+                accounts: rows,
+            })?
+            .to_vec()
         }
         ListFormat::Text => {
             let name_width = shown

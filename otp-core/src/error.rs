@@ -151,6 +151,23 @@ pub enum Error {
         /// What it is, e.g. "is a symbolic link".
         problem: &'static str,
     },
+    /// The store cannot be changed where it is: it is a systemd credential,
+    /// or on a file system mounted read-only (a Kubernetes Secret volume),
+    /// so a writer refuses before it creates anything.
+    ReadOnlyStore {
+        /// The store file.
+        path: PathBuf,
+    },
+    /// The file an export was to create exists, and `--force` was not given.
+    OutputExists {
+        /// The file.
+        path: PathBuf,
+    },
+    /// An export was to write over the store it reads.
+    ExportOverSource {
+        /// The output, which is the store itself.
+        path: PathBuf,
+    },
     /// Another process holds the store's lock for longer than we wait.
     LockTimeout {
         /// The lock file.
@@ -301,15 +318,15 @@ impl Error {
     ///
     /// | code | errors |
     /// |---|---|
-    /// | 2 | [`NoStoreLocation`](Error::NoStoreLocation) (usage: name a store) |
+    /// | 2 | [`NoStoreLocation`](Error::NoStoreLocation) (usage: name a store), [`ExportOverSource`](Error::ExportOverSource) |
     /// | 3 | malformed or mismatched keys, malformed legacy keys |
     /// | 4 | [`AuthenticationFailed`](Error::AuthenticationFailed), [`LegacyKeyRejected`](Error::LegacyKeyRejected) |
     /// | 5 | unknown record or account |
-    /// | 6 | [`AccountExists`](Error::AccountExists) |
+    /// | 6 | [`AccountExists`](Error::AccountExists), [`OutputExists`](Error::OutputExists) |
     /// | 7 | [`StoreMissing`](Error::StoreMissing) |
     /// | 8 | corrupt store or legacy file, unsupported version, not a regular file |
     /// | 9 | insecure store, unsafe lock or temporary file, access denied |
-    /// | 10 | other I/O errors, a busy lock, a change not (durably) put into effect |
+    /// | 10 | other I/O errors, a busy lock, a change not (durably) put into effect, a read-only store |
     /// | 11 | value, width, name, store size or expiry rejected |
     /// | 12 | [`KeysExpired`](Error::KeysExpired): keys used up or expired |
     /// | 10 | also: the clock reads before 1970, the audit log cannot be written |
@@ -317,13 +334,13 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::BatchItem { source, .. } => source.exit_code(),
-            Error::NoStoreLocation => 2,
+            Error::NoStoreLocation | Error::ExportOverSource { .. } => 2,
             Error::MalformedKey { .. }
             | Error::MismatchedKeys { .. }
             | Error::MalformedLegacyKey { .. } => 3,
             Error::AuthenticationFailed | Error::LegacyKeyRejected { .. } => 4,
             Error::UnknownRecord { .. } | Error::UnknownAccount { .. } => 5,
-            Error::AccountExists { .. } => 6,
+            Error::AccountExists { .. } | Error::OutputExists { .. } => 6,
             Error::StoreMissing { .. } => 7,
             Error::StoreCorrupt { .. }
             | Error::UnsupportedVersion { .. }
@@ -333,7 +350,7 @@ impl Error {
             Error::NotCommitted { .. } | Error::CommittedUnsynced { .. } => 10,
             Error::InsecureStore { .. } | Error::UnsafeFile { .. } => 9,
             e if e.is_permission_denied() => 9,
-            Error::Io { .. } | Error::LockTimeout { .. } => 10,
+            Error::Io { .. } | Error::LockTimeout { .. } | Error::ReadOnlyStore { .. } => 10,
             Error::ValueTooLong { .. }
             | Error::InvalidValue { .. }
             | Error::InvalidWidth { .. }
@@ -505,6 +522,21 @@ impl fmt::Display for Error {
             Error::UnsafeFile { path, problem } => write!(
                 f,
                 "{} {problem}, which otp-link never follows or writes; remove it, and keep the store in a directory only its owner can write",
+                shown(path)
+            ),
+            Error::ReadOnlyStore { path } => write!(
+                f,
+                "store {} is read-only here (a systemd credential, a Kubernetes Secret volume or a read-only mount), so otp-link changes nothing in it; change the store it was copied from and deploy that again",
+                shown(path)
+            ),
+            Error::OutputExists { path } => write!(
+                f,
+                "{} already exists, so nothing was written; pass --force to replace it (it must be an otp-link store), or name a new file",
+                shown(path)
+            ),
+            Error::ExportOverSource { path } => write!(
+                f,
+                "{} is the store being exported, so nothing was written; name a new file with --output",
                 shown(path)
             ),
             Error::LockTimeout { path, waited_ms } => write!(

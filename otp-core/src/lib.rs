@@ -42,10 +42,12 @@ pub use clock::rfc3339;
 pub use credentials::Credentials;
 pub use error::{one_line, printable, Error, Expired};
 pub use key::{Key, Keys};
-pub use location::{default_store_path, STORE_ENV};
+pub use location::{default_store_path, CREDENTIAL_NAME, STORE_ENV};
 pub use primitives::{Field, RecordId, DEFAULT_WIDTH, MAX_WIDTH, MIN_WIDTH};
 pub use store::format::MAX_NAME_BYTES;
-pub use store::{harden_process, AccountInfo, Expiry, Pending, Pruned, PrunedAccount, Store};
+pub use store::{
+    harden_process, AccountInfo, Expiry, Exported, Listing, Pending, Pruned, PrunedAccount, Store,
+};
 
 /// Recovers the credentials the keys open from the store at the default
 /// location ([`default_store_path`]), as `otp-link recover` does: an

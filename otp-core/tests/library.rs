@@ -350,3 +350,47 @@ proptest! {
         }
     }
 }
+
+/// `Store::export` and `Store::list` through the API: the exported store
+/// opens with the keys of the accounts named and no other, its digest is
+/// that of its bytes, and refusals name what is wrong and write nothing.
+#[test]
+fn export_writes_a_store_of_the_named_accounts_only() {
+    use sha2::Digest;
+    let (dir, store, alice) = store_with_alice();
+    let bob = store
+        .secure_account("web", &Credentials::new("bob".into(), "pw".into()), 25)
+        .and_then(otp_core::Pending::commit)
+        .unwrap();
+    let output = dir.path().join("host.cbor");
+    let exported = store.export(["db"], &output, false).unwrap();
+    assert_eq!(exported.accounts, 1);
+    let bytes = std::fs::read(&output).unwrap();
+    assert_eq!(
+        exported.sha256,
+        <[u8; 32]>::from(sha2::Sha256::digest(&bytes))
+    );
+    let host = Store::at(&output);
+    assert_eq!(host.recover(&alice).unwrap().username(), "alice");
+    assert!(matches!(
+        host.recover(&bob),
+        Err(Error::UnknownRecord { .. })
+    ));
+    let listing = host.list().unwrap();
+    assert_eq!(listing.sha256, exported.sha256);
+    assert_eq!(listing.accounts.len(), 1);
+    assert_eq!(listing.accounts[0].name, "db");
+
+    let err = store.export(["web"], &output, false).unwrap_err();
+    assert!(matches!(err, Error::OutputExists { .. }), "{err:?}");
+    assert_eq!(err.exit_code(), 6);
+    let err = store
+        .export(["nope"], &dir.path().join("x.cbor"), false)
+        .unwrap_err();
+    assert!(matches!(&err, Error::UnknownAccount { name, .. } if name == "nope"));
+    assert!(!dir.path().join("x.cbor").exists());
+    let err = store.export(["db"], store.path(), true).unwrap_err();
+    assert!(matches!(err, Error::ExportOverSource { .. }), "{err:?}");
+    assert_eq!(err.exit_code(), 2);
+    assert_eq!(std::fs::read(&output).unwrap(), bytes);
+}

@@ -103,10 +103,37 @@ pub struct PrunedAccount {
     pub not_after: u64,
 }
 
+/// What `list` shows of a store: its accounts, and the SHA-256 of the
+/// exact bytes they were read from, so that a deployment can check that
+/// every host holds the store it should.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Listing {
+    /// Every account, in store order.
+    pub accounts: Vec<AccountInfo>,
+    /// SHA-256 of the store file's bytes as read (what `sha256sum` prints).
+    pub sha256: [u8; 32],
+}
+
+/// What [`Store::export`] wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Exported {
+    /// How many accounts the new store holds.
+    pub accounts: usize,
+    /// SHA-256 of the new store file.
+    pub sha256: [u8; 32],
+}
+
 /// A store file, named by its path.
 #[derive(Clone, Debug)]
 pub struct Store {
     path: PathBuf,
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
 }
 
 impl Store {
@@ -136,11 +163,17 @@ impl Store {
 
     /// Every account's name, width and times, in store order.
     pub fn accounts(&self) -> Result<Vec<AccountInfo>, Error> {
+        self.list().map(|listing| listing.accounts)
+    }
+
+    /// Every account's name, width and times, in store order, and the
+    /// SHA-256 of the bytes they were read from.
+    pub fn list(&self) -> Result<Listing, Error> {
         let bytes = file::read_store(&self.path, file::MAX_REPAIR_BYTES)?;
         let entries = format::parse_header(&bytes.bytes)
             .and_then(|a| a.collect_all())
             .map_err(|e| self.format_error(e))?;
-        entries
+        let accounts = entries
             .iter()
             .map(|entry| {
                 let record =
@@ -154,7 +187,67 @@ impl Store {
                     not_after: record.not_after,
                 })
             })
-            .collect()
+            .collect::<Result<_, Error>>()?;
+        Ok(Listing {
+            accounts,
+            sha256: sha256(&bytes.bytes),
+        })
+    }
+
+    /// Writes a new store at `output` holding only the accounts named, their
+    /// entries copied byte for byte (in this store's order, each once), so
+    /// that their keys open them there and no other key does. Nothing is
+    /// decrypted and no key is issued.
+    ///
+    /// Refuses, writing nothing: a name this store lacks
+    /// ([`Error::UnknownAccount`], the first such name), an `output` that
+    /// exists unless `replace` ([`Error::OutputExists`]; with `replace` it
+    /// must be an otp-link store), that is a symbolic link
+    /// ([`Error::UnsafeFile`]) or that is this store
+    /// ([`Error::ExportOverSource`]). The new file is written as every
+    /// writer writes: a temporary file beside it, mode 0600, synced, and
+    /// renamed into place (never over a file that appeared meanwhile,
+    /// unless `replace`), under the lock `output.lock`.
+    pub fn export<'n>(
+        &self,
+        names: impl IntoIterator<Item = &'n str>,
+        output: &Path,
+        replace: bool,
+    ) -> Result<Exported, Error> {
+        let bytes = file::read_store(&self.path, file::MAX_REPAIR_BYTES)?;
+        let entries = format::parse_header(&bytes.bytes)
+            .and_then(|a| a.collect_all())
+            .map_err(|e| self.format_error(e))?;
+        let present: HashSet<&str> = entries.iter().map(|e| e.name).collect();
+        let mut wanted: HashSet<&str> = HashSet::new();
+        for name in names {
+            if !present.contains(name) {
+                return Err(Error::UnknownAccount {
+                    name: name.to_owned(),
+                    path: self.path.clone(),
+                });
+            }
+            wanted.insert(name);
+        }
+        let kept: Vec<&format::Entry<'_>> =
+            entries.iter().filter(|e| wanted.contains(e.name)).collect();
+        // The version the kept accounts call for: a host store cut from a
+        // version 2 store of which no kept account expires is version 1.
+        let version = format::version_for(kept.iter().any(|e| e.expires));
+        let encoded = format::encode_store(kept.iter().map(|e| e.raw), version);
+        let size = encoded.len() as u64;
+        if size > format::MAX_STORE_BYTES {
+            return Err(Error::StoreTooLarge {
+                path: output.to_owned(),
+                size,
+                limit: format::MAX_STORE_BYTES,
+            });
+        }
+        file::write_store_file(output, &encoded, replace, (&self.path, &bytes.metadata))?;
+        Ok(Exported {
+            accounts: kept.len(),
+            sha256: sha256(&encoded),
+        })
     }
 
     /// Opens the account the keys belong to and returns its name and
@@ -1703,9 +1796,16 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
-        std::fs::set_permissions(store.path(), std::fs::Permissions::from_mode(0o640)).unwrap();
+        // Others may read it: refused whoever owns it (a store of root's,
+        // when the tests run as root, may be readable by its group only).
+        std::fs::set_permissions(store.path(), std::fs::Permissions::from_mode(0o604)).unwrap();
         let err = store.recover(&keys).unwrap_err();
         assert!(matches!(err, Error::InsecureStore { .. }));
-        assert!(err.to_string().contains("chmod 600"), "{err}");
+        let fix = if rustix::process::geteuid().is_root() {
+            "chmod 640"
+        } else {
+            "chmod 600"
+        };
+        assert!(err.to_string().contains(fix), "{err}");
     }
 }
