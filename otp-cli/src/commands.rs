@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::{Command as Process, ExitCode};
 
 use clap::CommandFactory;
-use otp_core::{printable, Credentials, Keys, Pending, Store};
+use otp_core::{printable, rfc3339, Credentials, Keys, Pending, Store};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -449,28 +449,6 @@ fn exec(path: PathBuf, args: cli::Exec) -> Result<ExitCode, CliError> {
     }
 }
 
-/// Seconds since the epoch as an RFC 3339 UTC time (days-to-civil after
-/// Howard Hinnant's algorithm).
-fn rfc3339(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 #[derive(Serialize)]
 struct AccountJson<'a> {
     account: &'a str,
@@ -522,13 +500,6 @@ fn print_accounts(accounts: &[otp_core::AccountInfo], format: ListFormat) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339_of_known_instants() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_795_633_662), "2026-11-25T19:07:42Z");
-    }
 
     #[test]
     fn shell_quote_escapes_single_quotes() {

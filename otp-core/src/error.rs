@@ -208,6 +208,61 @@ pub enum Error {
     },
     /// The operating system's random number generator failed.
     Entropy,
+    /// Launch keys that open nothing any more: every use is spent, the
+    /// deadline has passed, the account was changed, or the launch record
+    /// is gone. Only authentic launch keys get the first three.
+    LaunchKeysDead {
+        /// Which of these it is.
+        why: WhyDead,
+    },
+    /// Launch keys were given where only an account's own keys do: a
+    /// launch key opens its credentials and nothing else.
+    AccountKeysNeeded {
+        /// What the keys were given for, e.g. `"rotate"`.
+        command: &'static str,
+    },
+    /// A use limit or a time to live that launch keys cannot have.
+    InvalidLaunchLimits {
+        /// What is wrong and what is allowed.
+        reason: String,
+    },
+    /// A launch record file that is not a valid launch record.
+    LaunchRecordCorrupt {
+        /// The launch record file.
+        path: PathBuf,
+        /// What the decoder found.
+        reason: String,
+    },
+    /// Putting a new launch record in place failed, so the launch keys
+    /// printed for it open nothing.
+    LaunchNotCommitted {
+        /// The launch record's directory.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+}
+
+/// Why launch keys open nothing any more ([`Error::LaunchKeysDead`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WhyDead {
+    /// Every use is spent.
+    UsedUp {
+        /// How many uses the keys had.
+        uses: u32,
+    },
+    /// The deadline has passed.
+    Expired {
+        /// When, in seconds since the Unix epoch.
+        at: u64,
+    },
+    /// The account was rotated, replaced or removed after the launch keys
+    /// were issued.
+    Revoked,
+    /// No launch record has the keys' id: it was removed once dead (used
+    /// up, expired or revoked), or the keys are of another store.
+    Gone,
 }
 
 impl Error {
@@ -232,7 +287,8 @@ impl Error {
         match self {
             Error::Io { source, .. }
             | Error::NotCommitted { source, .. }
-            | Error::CommittedUnsynced { source, .. } => {
+            | Error::CommittedUnsynced { source, .. }
+            | Error::LaunchNotCommitted { source, .. } => {
                 source.kind() == io::ErrorKind::PermissionDenied
             }
             Error::BatchItem { source, .. } => source.is_permission_denied(),
@@ -256,14 +312,16 @@ impl Error {
     /// | 9 | insecure store, unsafe lock or temporary file, access denied |
     /// | 10 | other I/O errors, a busy lock, a change not (durably) put into effect |
     /// | 11 | value, width, name or store size rejected |
+    /// | 12 | [`LaunchKeysDead`](Error::LaunchKeysDead): launch keys used up, expired, revoked or gone |
     /// | 1 | the random number generator failed |
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::BatchItem { source, .. } => source.exit_code(),
-            Error::NoStoreLocation => 2,
+            Error::NoStoreLocation | Error::InvalidLaunchLimits { .. } => 2,
             Error::MalformedKey { .. }
             | Error::MismatchedKeys { .. }
-            | Error::MalformedLegacyKey { .. } => 3,
+            | Error::MalformedLegacyKey { .. }
+            | Error::AccountKeysNeeded { .. } => 3,
             Error::AuthenticationFailed | Error::LegacyKeyRejected { .. } => 4,
             Error::UnknownRecord { .. } | Error::UnknownAccount { .. } => 5,
             Error::AccountExists { .. } => 6,
@@ -271,9 +329,12 @@ impl Error {
             Error::StoreCorrupt { .. }
             | Error::UnsupportedVersion { .. }
             | Error::LegacyFile { .. }
-            | Error::NotRegularFile { .. } => 8,
+            | Error::NotRegularFile { .. }
+            | Error::LaunchRecordCorrupt { .. } => 8,
             // Whatever the cause, these say how far a change got.
-            Error::NotCommitted { .. } | Error::CommittedUnsynced { .. } => 10,
+            Error::NotCommitted { .. }
+            | Error::CommittedUnsynced { .. }
+            | Error::LaunchNotCommitted { .. } => 10,
             Error::InsecureStore { .. } | Error::UnsafeFile { .. } => 9,
             e if e.is_permission_denied() => 9,
             Error::Io { .. } | Error::LockTimeout { .. } => 10,
@@ -282,6 +343,7 @@ impl Error {
             | Error::InvalidWidth { .. }
             | Error::InvalidAccountName { .. }
             | Error::StoreTooLarge { .. } => 11,
+            Error::LaunchKeysDead { .. } => 12,
             Error::Entropy => 1,
         }
     }
@@ -490,6 +552,49 @@ impl fmt::Display for Error {
                 f,
                 "the operating system's random number generator failed; try again"
             ),
+            Error::LaunchKeysDead { why } => {
+                const AGAIN: &str = "issue new launch keys with 'otp-link issue'";
+                match why {
+                    WhyDead::UsedUp { uses: 1 } => write!(
+                        f,
+                        "these launch keys are used up: their one use is spent; {AGAIN}"
+                    ),
+                    WhyDead::UsedUp { uses } => write!(
+                        f,
+                        "these launch keys are used up: all {uses} uses are spent; {AGAIN}"
+                    ),
+                    WhyDead::Expired { at } => write!(
+                        f,
+                        "these launch keys expired at {}; {AGAIN}",
+                        crate::rfc3339(*at)
+                    ),
+                    WhyDead::Revoked => write!(
+                        f,
+                        "these launch keys were revoked: the account was rotated, replaced or removed after they were issued; {AGAIN} and the account's current keys"
+                    ),
+                    WhyDead::Gone => write!(
+                        f,
+                        "these launch keys are used up, expired or revoked (no launch record has their id any more), or belong to another store (--store); {AGAIN}"
+                    ),
+                }
+            }
+            Error::AccountKeysNeeded { command } => write!(
+                f,
+                "these are launch keys, which open credentials (recover, exec, verify) but cannot {command}; pass the account's own keys, as secure-account or rotate printed them"
+            ),
+            Error::InvalidLaunchLimits { reason } => write!(f, "{reason}"),
+            Error::LaunchRecordCorrupt { path, reason } => write!(
+                f,
+                "launch record {} is corrupt ({}); issue new launch keys with 'otp-link issue' ('otp-link prune' removes it)",
+                shown(path),
+                printable(reason)
+            ),
+            Error::LaunchNotCommitted { path, source } => write!(
+                f,
+                "putting the launch record {} in place failed: {source}; the launch keys printed open nothing: issue new ones ({})",
+                shown(path),
+                io_advice(source)
+            ),
         }
     }
 }
@@ -499,7 +604,8 @@ impl std::error::Error for Error {
         match self {
             Error::Io { source, .. }
             | Error::NotCommitted { source, .. }
-            | Error::CommittedUnsynced { source, .. } => Some(source),
+            | Error::CommittedUnsynced { source, .. }
+            | Error::LaunchNotCommitted { source, .. } => Some(source),
             Error::BatchItem { source, .. } => Some(source.as_ref()),
             _ => None,
         }

@@ -29,6 +29,7 @@ mod location;
 mod primitives;
 mod seal;
 mod store;
+mod time;
 #[cfg(feature = "test-vectors")]
 pub mod vectors;
 
@@ -37,15 +38,19 @@ pub mod vectors;
 pub use secrecy;
 
 pub use credentials::Credentials;
-pub use error::{printable, Error};
-pub use key::{Key, Keys};
+pub use error::{printable, Error, WhyDead};
+pub use key::{Key, KeyKind, Keys};
 pub use location::{default_store_path, STORE_ENV};
 pub use primitives::{Field, RecordId, DEFAULT_WIDTH, MAX_WIDTH, MIN_WIDTH};
-pub use store::{harden_process, AccountInfo, Pending, Store};
+pub use store::{
+    harden_process, AccountInfo, LaunchKeys, LaunchLimits, Pending, Store, MAX_TTL, MAX_USES,
+};
+pub use time::rfc3339;
 
 /// Recovers the credentials the keys open from the store at the default
-/// location ([`default_store_path`]). For another store use
-/// [`Store::at`] and [`Store::recover`].
+/// location ([`default_store_path`]); launch keys spend one of their uses
+/// ([`Store::recover`]). For another store use [`Store::at`] and
+/// [`Store::recover`].
 pub fn recover(keys: &Keys) -> Result<Credentials, Error> {
     Store::at(default_store_path()?).recover(keys)
 }

@@ -287,33 +287,43 @@ impl StoreStream {
     /// rename between check and read cannot swap it.
     pub(crate) fn check_private(&self, path: &Path) -> Result<(), Error> {
         #[cfg(unix)]
-        {
-            use std::os::unix::fs::MetadataExt;
-            check_mode(path, &self.metadata)?;
-            let owner = self.metadata.uid();
-            let me = euid();
-            if owner != me && owner != 0 {
-                return Err(owned_by_another(path, owner, me));
-            }
-        }
+        check_private(path, &self.metadata)?;
         #[cfg(not(unix))]
         let _ = path;
         Ok(())
     }
 }
 
+/// Refuses a file (or a directory) of the store's secret half that group or
+/// others may read or write, or that is owned by neither the caller nor
+/// root: the rule readers apply to the store, which launch records share.
+#[cfg(unix)]
+pub(crate) fn check_private(path: &Path, metadata: &fs::Metadata) -> Result<(), Error> {
+    use std::os::unix::fs::MetadataExt;
+    check_mode(path, metadata)?;
+    let owner = metadata.uid();
+    let me = euid();
+    if owner != me && owner != 0 {
+        return Err(owned_by_another(path, owner, me));
+    }
+    Ok(())
+}
+
 /// Refuses a store that group or others may read or write: with keys on
 /// command lines that other users can read, the store is the secret half.
+/// A directory of launch records likewise: whoever may write it could
+/// rename a spent record back to unspent.
 #[cfg(unix)]
 pub(crate) fn check_mode(path: &Path, metadata: &fs::Metadata) -> Result<(), Error> {
     use std::os::unix::fs::MetadataExt;
     let mode = metadata.mode() & 0o7777;
     if mode & 0o077 != 0 {
+        let private = if metadata.is_dir() { "700" } else { "600" };
         return Err(Error::InsecureStore {
             path: path.to_owned(),
             problem: format!("may be read or written by group or others (mode {mode:04o})"),
             fix: format!(
-                "run 'chmod 600 {}' as its owner",
+                "run 'chmod {private} {}' as its owner",
                 crate::printable(&path.to_string_lossy())
             ),
         });
@@ -334,7 +344,7 @@ pub(crate) fn check_mode_of(path: &Path) -> Result<(), Error> {
 }
 
 #[cfg(unix)]
-fn euid() -> u32 {
+pub(crate) fn euid() -> u32 {
     rustix::process::geteuid().as_raw()
 }
 
@@ -570,6 +580,27 @@ pub(crate) struct Target {
     /// The existing store's owner and group, which the new file keeps.
     #[cfg(unix)]
     owner: Option<(u32, u32)>,
+}
+
+impl Target {
+    /// The owner and group of the existing store, which files created
+    /// beside it get.
+    #[cfg(unix)]
+    pub(crate) fn owner(&self) -> Option<(u32, u32)> {
+        self.owner
+    }
+
+    /// The target's directory, held open: every file beside the store is
+    /// created relative to it.
+    #[cfg(unix)]
+    pub(crate) fn dir_fd(&self) -> &File {
+        &self.dir.fd
+    }
+
+    /// The name of the target in its directory.
+    pub(crate) fn name(&self) -> &OsStr {
+        &self.name
+    }
 }
 
 /// Checks a store path for writing and names the file a write replaces.

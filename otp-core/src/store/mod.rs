@@ -8,20 +8,26 @@
 //! some key pair the caller holds opens each account: the old keys until the
 //! rename, the new ones (already delivered) after it. Concurrent writers lose
 //! nothing, and a failed command leaves the store as it was.
+//!
+//! Launch records ([`Store::issue`], module `launch`) live beside the store,
+//! in a directory of their own, so that issuing and spending them never
+//! rewrites it.
 
 mod file;
 pub(crate) mod format;
+pub(crate) mod launch;
 mod scan;
 
 pub use file::harden_process;
+pub use launch::{LaunchKeys, LaunchLimits, MAX_TTL, MAX_USES};
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::key::{Key, Keys};
+use crate::key::{Key, KeyKind, Keys};
 use crate::primitives::{Field, RecordId};
 use crate::seal::{self, Sealed};
+use crate::time::now;
 use crate::{Credentials, Error};
 use format::{Entry, FormatError, Record};
 use scan::{FoundEntry, ScanError};
@@ -37,19 +43,15 @@ pub struct AccountInfo {
     pub created: u64,
     /// When its keys were last re-issued (rotate or replace), if ever.
     pub rotated: Option<u64>,
+    /// How many of its launch records are outstanding: not used up, not
+    /// expired, and issued since the account was last rotated or replaced.
+    pub launch_records: usize,
 }
 
 /// A store file, named by its path.
 #[derive(Clone, Debug)]
 pub struct Store {
     path: PathBuf,
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 impl Store {
@@ -83,19 +85,30 @@ impl Store {
         let entries = format::parse_header(&bytes.bytes)
             .and_then(|a| a.collect_all())
             .map_err(|e| self.format_error(e))?;
-        entries
+        let mut tags = HashMap::with_capacity(entries.len());
+        let mut infos = entries
             .iter()
             .map(|entry| {
                 let record =
                     format::decode_record(entry.record).map_err(|e| self.format_error(e))?;
+                tags.insert(
+                    entry.id,
+                    launch::account_tags(&record.username, &record.password),
+                );
                 Ok(AccountInfo {
                     name: entry.name.to_owned(),
                     width: record.width,
                     created: record.created,
                     rotated: record.rotated,
+                    launch_records: 0,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, Error>>()?;
+        let outstanding = launch::outstanding(&self.path, &tags)?;
+        for (info, entry) in infos.iter_mut().zip(&entries) {
+            info.launch_records = outstanding.get(&entry.id).copied().unwrap_or(0);
+        }
+        Ok(infos)
     }
 
     /// Opens the account the keys belong to and returns its name and
@@ -115,8 +128,18 @@ impl Store {
         keys: &Keys,
         window: usize,
     ) -> Result<(String, Credentials), Error> {
+        let (found, record) = self.find(keys.record_id(), window)?;
+        file::harden_process();
+        let credentials = open_record(&found.id, &found.name, &record, keys)?;
+        Ok((found.name, credentials))
+    }
+
+    /// The account of record id `id` and its decoded record, read as
+    /// `recover` reads the store (through a window, to its end, refusing a
+    /// store others could read); [`Error::UnknownRecord`] when it has none.
+    fn find(&self, id: RecordId, window: usize) -> Result<(FoundEntry, Record), Error> {
         let open = || file::StoreStream::open(&self.path, window);
-        let (mut stream, scanned) = scan::find_entry(open, keys.record_id())?;
+        let (mut stream, scanned) = scan::find_entry(open, id)?;
         let scanned = match scanned {
             Ok(found) => Ok(found),
             Err(ScanError::Read(e)) => return Err(e),
@@ -126,10 +149,22 @@ impl Store {
             }
         };
         stream.check_private(&self.path)?;
-        let (found, record) = self.decode_found(scanned?)?;
-        file::harden_process();
-        let credentials = open_record(&found.id, &found.name, &record, keys)?;
-        Ok((found.name, credentials))
+        self.decode_found(scanned?)
+    }
+
+    /// Opens the launch record the launch keys name, and spends one of its
+    /// uses when `consume`: its account's name and credentials.
+    fn open_launch(&self, keys: &Keys, consume: bool) -> Result<(String, Credentials), Error> {
+        launch::open(&self.path, keys, consume, |account| {
+            match self.find(*account, file::WINDOW) {
+                Ok((found, record)) => Ok(Some((
+                    found.name,
+                    launch::account_tags(&record.username, &record.password),
+                ))),
+                Err(Error::UnknownRecord { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
     }
 
     /// The account a scan found and its decoded record, or
@@ -170,15 +205,83 @@ impl Store {
         Ok((found.name, credentials))
     }
 
-    /// The credentials the keys open.
+    /// The credentials the keys open. Launch keys ([`Store::issue`]) open
+    /// them only while a use is left and their deadline has not passed, and
+    /// spend a use first: [`Error::LaunchKeysDead`] once they cannot.
     pub fn recover(&self, keys: &Keys) -> Result<Credentials, Error> {
-        self.open_account(keys).map(|(_, credentials)| credentials)
+        match keys.kind() {
+            KeyKind::Account => self.open_account(keys),
+            KeyKind::Launch => self.open_launch(keys, true),
+        }
+        .map(|(_, credentials)| credentials)
     }
 
     /// The name of the account the keys open; fails exactly where
-    /// [`Store::recover`] fails.
+    /// [`Store::recover`] fails. Launch keys are checked, not spent: this
+    /// hands out no credentials.
     pub fn verify(&self, keys: &Keys) -> Result<String, Error> {
-        self.open_account(keys).map(|(name, _)| name)
+        match keys.kind() {
+            KeyKind::Account => self.open_account(keys),
+            KeyKind::Launch => self.open_launch(keys, false),
+        }
+        .map(|(name, _)| name)
+    }
+
+    /// Issues launch keys for the account the keys open: its credentials
+    /// sealed again, under fresh pads and one-time MAC keys, into a launch
+    /// record beside the store, which the launch keys open at most
+    /// `limits.uses` times and not once `limits.ttl` has passed. The store
+    /// itself is only read. Deliver the keys, then commit the change; until
+    /// then they open nothing. Dead launch records (used up, expired) are
+    /// removed first.
+    ///
+    /// Rotating, replacing or removing the account revokes its launch keys.
+    pub fn issue(&self, keys: &Keys, limits: LaunchLimits) -> Result<Pending<LaunchKeys>, Error> {
+        if keys.kind() == KeyKind::Launch {
+            return Err(Error::AccountKeysNeeded {
+                command: "issue launch keys",
+            });
+        }
+        limits.check()?;
+        let target = file::target_for_write(&self.path, false)?;
+        let (found, record) = self.find(keys.record_id(), file::WINDOW)?;
+        file::harden_process();
+        let credentials = open_record(&found.id, &found.name, &record, keys)?;
+        let tags = launch::account_tags(&record.username, &record.password);
+        let (value, staged) = launch::issue(
+            &target,
+            (&found.id, &found.name, tags),
+            &credentials,
+            record.width,
+            limits,
+        )?;
+        Ok(Pending {
+            value,
+            staged: Staged::Launch(staged),
+        })
+    }
+
+    /// Removes every dead launch record: used up, expired, unreadable, or
+    /// revoked (its account rotated, replaced or removed). Returns how many
+    /// it removed. The store is only read.
+    pub fn prune_launch_records(&self) -> Result<usize, Error> {
+        let target = file::target_for_write(&self.path, false)?;
+        launch::prune(&target, || {
+            let bytes = file::read_store(&self.path, file::MAX_REPAIR_BYTES)?;
+            let entries = format::parse_header(&bytes.bytes)
+                .and_then(|a| a.collect_all())
+                .map_err(|e| self.format_error(e))?;
+            let mut tags = HashMap::with_capacity(entries.len());
+            for entry in &entries {
+                let record =
+                    format::decode_record(entry.record).map_err(|e| self.format_error(e))?;
+                tags.insert(
+                    entry.id,
+                    launch::account_tags(&record.username, &record.password),
+                );
+            }
+            Ok(tags)
+        })
     }
 
     /// Secures a new account: seals both values under fresh pads and
@@ -263,6 +366,11 @@ impl Store {
     /// credentials and width; once committed, the old keys fail. The change
     /// holds the account's name and its new keys.
     pub fn rotate(&self, keys: &Keys) -> Result<Pending<(String, Keys)>, Error> {
+        if keys.kind() == KeyKind::Launch {
+            return Err(Error::AccountKeysNeeded {
+                command: "rotate an account",
+            });
+        }
         file::check_mode_of(&self.path)?;
         self.edit(false, |edit| {
             let index = edit
@@ -362,7 +470,7 @@ impl Store {
                 limit: format::MAX_STORE_BYTES,
             });
         }
-        let staged = file::stage(&target, &encoded, lock)?;
+        let staged = Staged::Store(file::stage(&target, &encoded, lock)?);
         Ok(Pending { value, staged })
     }
 }
@@ -378,7 +486,23 @@ impl Store {
 #[must_use = "a pending change does nothing until it is committed"]
 pub struct Pending<T> {
     value: T,
-    staged: file::Staged,
+    staged: Staged,
+}
+
+/// What a [`Pending`] change puts in effect: a new store, or a new launch
+/// record.
+enum Staged {
+    Store(file::Staged),
+    Launch(launch::Staged),
+}
+
+impl Staged {
+    fn commit(self) -> Result<(), Error> {
+        match self {
+            Staged::Store(staged) => staged.commit(),
+            Staged::Launch(staged) => staged.commit(),
+        }
+    }
 }
 
 impl<T> Pending<T> {

@@ -1,0 +1,697 @@
+//! Launch records: an account's credentials sealed again, for a limited
+//! number of uses before a deadline, so that the keys a host puts on a
+//! child's command line are worth nothing once the child has used them.
+//!
+//! They live beside the store, not in it: issuing and consuming never
+//! rewrite the store, which may be 24 MB and is read by every child. Each
+//! record is one small immutable file in a directory of its own,
+//! `STORE.launch/<id>/<k>`, whose name `k` is the number of its uses spent.
+//! A reader spends a use by renaming `k` to `k + 1` in that directory:
+//! exactly one of any number of readers that try succeeds, and the
+//! credentials are handed out only after the rename, so a reader killed at
+//! any moment can lose a use but never grant one more. The record's tags,
+//! computed once when it is issued, bind its use limit, its deadline and
+//! the account's own tags at that time; nothing is ever authenticated
+//! again under its one-time keys. Protocol and reasons: spec/launch.md.
+
+pub(crate) mod dir;
+mod record;
+
+pub use record::MAX_USES;
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::WhyDead;
+use crate::key::{Key, KeyKind, Keys};
+use crate::primitives::{Field, RecordId};
+use crate::seal::{self, Sealed, TAG_LEN};
+use crate::store::file::{self, Target};
+use crate::time::now;
+use crate::{Credentials, Error};
+use dir::{Dir, Refused};
+use record::LaunchRecord;
+
+/// The longest time to live launch keys may have: seven days.
+pub const MAX_TTL: Duration = Duration::from_secs(7 * 86_400);
+
+/// How long a launch record whose issuer may still be writing it (a
+/// pending one that holds no readable record yet) is left alone by the
+/// clean-up.
+const PENDING_GRACE: Duration = Duration::from_secs(600);
+
+/// How many uses launch keys grant and for how long ([`Store::issue`]).
+///
+/// [`Store::issue`]: crate::Store::issue
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LaunchLimits {
+    /// How many times the keys open the credentials, 1 to [`MAX_USES`].
+    pub uses: u32,
+    /// How long they do, whole seconds from one second to [`MAX_TTL`].
+    pub ttl: Duration,
+}
+
+impl Default for LaunchLimits {
+    /// One use within 60 seconds.
+    fn default() -> Self {
+        LaunchLimits {
+            uses: 1,
+            ttl: Duration::from_secs(60),
+        }
+    }
+}
+
+impl LaunchLimits {
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        if !(1..=MAX_USES).contains(&self.uses) {
+            return Err(Error::InvalidLaunchLimits {
+                reason: format!(
+                    "launch keys grant 1 to {MAX_USES} uses, not {}; choose --uses in that range",
+                    self.uses
+                ),
+            });
+        }
+        if self.ttl < Duration::from_secs(1) || self.ttl > MAX_TTL || self.ttl.subsec_nanos() != 0
+        {
+            return Err(Error::InvalidLaunchLimits {
+                reason: "launch keys live from one second to seven days, in whole seconds; choose --ttl such as 30s, 5m, 2h or 1d".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// What [`Store::issue`](crate::Store::issue) hands out: the launch keys,
+/// and what they are good for.
+#[derive(Debug)]
+pub struct LaunchKeys {
+    /// The account whose credentials the keys open.
+    pub account: String,
+    /// The two launch keys.
+    pub keys: Keys,
+    /// How many times they open them.
+    pub uses: u32,
+    /// Until when, in seconds since the Unix epoch (exclusive).
+    pub expires: u64,
+}
+
+/// What an account's state is bound to in its launch records: its two
+/// tags, which rotate and replace draw anew.
+pub(crate) fn account_tags(username: &Sealed, password: &Sealed) -> [u8; 2 * TAG_LEN] {
+    let mut tags = [0u8; 2 * TAG_LEN];
+    tags[..TAG_LEN].copy_from_slice(&username.tag);
+    tags[TAG_LEN..].copy_from_slice(&password.tag);
+    tags
+}
+
+/// `STORE.launch`, beside the file a writer of `store` replaces (the
+/// store, or the file a link to it names), as readers find it.
+pub(crate) fn launch_dir_path(store: &Path) -> PathBuf {
+    let target = match std::fs::symlink_metadata(store) {
+        Ok(m) if m.file_type().is_symlink() => {
+            std::fs::canonicalize(store).unwrap_or_else(|_| store.to_owned())
+        }
+        _ => store.to_owned(),
+    };
+    with_suffix(&target, ".launch")
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(suffix);
+    path.with_file_name(name)
+}
+
+/// The name of a record file: the uses spent so far, in decimal without
+/// leading zeros.
+fn parse_count(name: &str) -> Option<u32> {
+    let canonical = !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_digit())
+        && (name == "0" || !name.starts_with('0'));
+    canonical.then(|| name.parse().ok()).flatten()
+}
+
+/// Whether `name` is a committed record's directory: 32 lowercase hex
+/// digits, its id.
+fn parse_id(name: &str) -> Option<RecordId> {
+    if name.len() != 32 || !name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    let mut id = [0u8; 16];
+    hex::decode_to_slice(name, &mut id).ok()?;
+    Some(RecordId::from_bytes(id))
+}
+
+fn refused(path: PathBuf, why: Refused, action: &'static str) -> Error {
+    match why {
+        Refused::Missing => Error::io(action, path, io::Error::from(io::ErrorKind::NotFound)),
+        Refused::Unsafe(problem) => Error::UnsafeFile { path, problem },
+        Refused::Io(e) => Error::io(action, path, e),
+    }
+}
+
+/// Refuses a launch directory or file that others may read or write, or of
+/// another owner (readers' rule, as for the store).
+fn check_private(path: &Path, metadata: &std::fs::Metadata) -> Result<(), Error> {
+    #[cfg(unix)]
+    file::check_private(path, metadata)?;
+    #[cfg(not(unix))]
+    let _ = (path, metadata);
+    Ok(())
+}
+
+/// One record directory, opened, with the name of its record file.
+struct Opened {
+    dir: Dir,
+    count: u32,
+}
+
+/// The record file of a record directory: its count, or `None` when it
+/// holds none. More than one is a corrupt record.
+fn find_count(dir: &Dir) -> Result<Option<u32>, Error> {
+    let names = dir
+        .names()
+        .map_err(|e| Error::io("listing", dir.path(), e))?;
+    let mut counts = names.iter().filter_map(|n| parse_count(n));
+    let first = counts.next();
+    if counts.next().is_some() {
+        return Err(Error::LaunchRecordCorrupt {
+            path: dir.path().to_owned(),
+            reason: "it holds more than one record file".into(),
+        });
+    }
+    Ok(first)
+}
+
+/// Reads the record file `count` of `dir`: a private regular file, within
+/// the size limit.
+fn read_record(dir: &Dir, count: u32, private: bool) -> Result<Option<LaunchRecord>, Error> {
+    let name = count.to_string();
+    let path = dir.join(&name);
+    let (file, metadata) = match dir.open_file(&name) {
+        Ok(opened) => opened,
+        Err(Refused::Missing) => return Ok(None),
+        Err(why) => return Err(refused(path, why, "opening")),
+    };
+    if private {
+        check_private(&path, &metadata)?;
+    }
+    let corrupt = |reason: String| Error::LaunchRecordCorrupt {
+        path: path.clone(),
+        reason,
+    };
+    if metadata.len() > record::MAX_RECORD_BYTES {
+        return Err(corrupt("it is larger than any launch record".into()));
+    }
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    file.take(record::MAX_RECORD_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io("reading", &path, e))?;
+    match record::decode(&bytes) {
+        Ok(record) => Ok(Some(record)),
+        Err(crate::store::format::FormatError::Corrupt(reason)) => Err(corrupt(reason)),
+        Err(crate::store::format::FormatError::Version(v)) => Err(corrupt(format!(
+            "it is of launch record format version {v}, which this otp-link does not read; upgrade otp-link"
+        ))),
+    }
+}
+
+/// Opens the launch record the keys name, as readers do: every directory
+/// and the file private and not links. A record that is not there is
+/// [`WhyDead::Gone`].
+fn open_record(store: &Path, id: &RecordId) -> Result<(Opened, LaunchRecord), Error> {
+    let gone = Error::LaunchKeysDead { why: WhyDead::Gone };
+    let path = launch_dir_path(store);
+    let launch = match Dir::open(&path) {
+        Ok(dir) => dir,
+        Err(Refused::Missing) => return Err(gone),
+        Err(why) => return Err(refused(path, why, "opening")),
+    };
+    let metadata = launch
+        .metadata()
+        .map_err(|e| Error::io("reading the metadata of", launch.path(), e))?;
+    check_private(launch.path(), &metadata)?;
+    let name = id.to_string();
+    let dir = match launch.child(&name) {
+        Ok(dir) => dir,
+        Err(Refused::Missing) => return Err(gone),
+        Err(why) => return Err(refused(launch.join(&name), why, "opening")),
+    };
+    let metadata = dir
+        .metadata()
+        .map_err(|e| Error::io("reading the metadata of", dir.path(), e))?;
+    check_private(dir.path(), &metadata)?;
+    // A fresh record is `0`: one open, no listing.
+    let mut count = 0;
+    loop {
+        if let Some(record) = read_record(&dir, count, true)? {
+            return Ok((Opened { dir, count }, record));
+        }
+        match find_count(&dir)? {
+            Some(found) if found != count => count = found,
+            _ => return Err(gone),
+        }
+    }
+}
+
+/// Opens the launch record the keys name and its credentials, and, when
+/// `consume`, spends one of its uses before returning them. Fails unless
+/// the keys authenticate the record, the deadline has not passed, a use is
+/// left, and the account is as it was when the record was issued (the
+/// store's entry of it, read by `account`, has the same tags).
+pub(crate) fn open(
+    store: &Path,
+    keys: &Keys,
+    consume: bool,
+    account: impl FnOnce(&RecordId) -> Result<Option<(String, [u8; 2 * TAG_LEN])>, Error>,
+) -> Result<(String, Credentials), Error> {
+    let id = keys.record_id();
+    let (mut opened, record) = open_record(store, &id)?;
+    file::harden_process();
+    let binding = record.binding(&id);
+    let open_field = |field, sealed: &Sealed, key: &Key| {
+        let secret = key.secret();
+        seal::open(&binding, field, sealed, &secret.pad, &secret.mac_key)
+    };
+    let mut username = open_field(Field::Username, &record.username, keys.user())?;
+    let mut password = open_field(Field::Password, &record.password, keys.pass())?;
+    let dead = |why| Error::LaunchKeysDead { why };
+    let alive = |count: u32| {
+        if now() >= record.expires {
+            Err(dead(WhyDead::Expired { at: record.expires }))
+        } else if count >= record.uses {
+            Err(dead(WhyDead::UsedUp { uses: record.uses }))
+        } else {
+            Ok(())
+        }
+    };
+    alive(opened.count)?;
+    let name = match account(&record.account)? {
+        Some((name, tags)) if tags == record.account_tags => name,
+        _ => return Err(dead(WhyDead::Revoked)),
+    };
+    if consume {
+        loop {
+            let (from, to) = (opened.count.to_string(), (opened.count + 1).to_string());
+            match opened.dir.rename(&from, &to) {
+                Ok(()) => break,
+                // Another reader spent use `count + 1` first; the record
+                // under its new name is the same file.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    match find_count(&opened.dir)? {
+                        Some(count) => opened.count = count,
+                        None => return Err(dead(WhyDead::Gone)),
+                    }
+                    alive(opened.count)?;
+                }
+                Err(e) => return Err(Error::io("spending a use of", opened.dir.join(&from), e)),
+            }
+        }
+    }
+    Ok((
+        name,
+        Credentials::new(
+            std::mem::take(&mut *username),
+            std::mem::take(&mut *password),
+        ),
+    ))
+}
+
+/// The launch directory of a store a writer has checked: created (mode
+/// 0700, the store's owner) when missing and `create`, `None` when missing
+/// otherwise; never through a link, and refused unless private.
+fn launch_dir_of(target: &Target, create: bool) -> Result<Option<Dir>, Error> {
+    let mut name = target.name().to_os_string();
+    name.push(".launch");
+    let path = target.path.with_file_name(&name);
+    #[cfg(unix)]
+    let opened = {
+        use rustix::fs::{Mode, OFlags};
+        if create {
+            match rustix::fs::mkdirat(target.dir_fd(), &name, Mode::from_raw_mode(0o700)) {
+                Ok(()) => give_to_owner(target, &path, |owner, group| {
+                    rustix::fs::chownat(
+                        target.dir_fd(),
+                        &name,
+                        Some(rustix::fs::Uid::from_raw(owner)),
+                        Some(rustix::fs::Gid::from_raw(group)),
+                        rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+                    )
+                    .map_err(io::Error::from)
+                })?,
+                Err(rustix::io::Errno::EXIST) => {}
+                Err(e) => {
+                    return Err(Error::io("creating the directory", &path, e.into()));
+                }
+            }
+        }
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        rustix::fs::openat(target.dir_fd(), &name, flags, Mode::empty())
+            .map(|fd| Dir::from_file(std::fs::File::from(fd), path.clone()))
+            .map_err(|e| Refused::from(io::Error::from(e)))
+    };
+    #[cfg(not(unix))]
+    let opened = {
+        if create {
+            match std::fs::create_dir(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(Error::io("creating the directory", &path, e)),
+            }
+        }
+        Dir::open(&path)
+    };
+    let dir = match opened {
+        Ok(dir) => dir,
+        Err(Refused::Missing) => return Ok(None),
+        Err(why) => return Err(refused(path, why, "opening")),
+    };
+    check_writable_by_owner(target, &dir)?;
+    Ok(Some(dir))
+}
+
+/// A writer's rule for the launch directory: private, and the store
+/// owner's (root writes for the owner, who consumes).
+fn check_writable_by_owner(target: &Target, dir: &Dir) -> Result<(), Error> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let metadata = dir
+            .metadata()
+            .map_err(|e| Error::io("reading the metadata of", dir.path(), e))?;
+        file::check_mode(dir.path(), &metadata)?;
+        let owner = target.owner().map_or_else(file::euid, |(owner, _)| owner);
+        if metadata.uid() != owner {
+            return Err(Error::InsecureStore {
+                path: dir.path().to_owned(),
+                problem: format!(
+                    "is owned by user id {}, not by the store's owner (user id {owner})",
+                    metadata.uid()
+                ),
+                fix: format!(
+                    "remove it, or have root run 'chown -R {owner} {}'",
+                    crate::printable(&dir.path().to_string_lossy())
+                ),
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (target, dir);
+    Ok(())
+}
+
+/// Gives a new launch file or directory to the store's owner when root
+/// creates it for another user's store.
+fn give_to_owner(
+    target: &Target,
+    path: &Path,
+    chown: impl FnOnce(u32, u32) -> io::Result<()>,
+) -> Result<(), Error> {
+    #[cfg(unix)]
+    if let (Some((owner, group)), 0) = (target.owner(), file::euid()) {
+        return chown(owner, group).map_err(|e| Error::io("handing to the store's owner", path, e));
+    }
+    let _ = (target, path, chown);
+    Ok(())
+}
+
+/// A launch record written under its pending name, `<id>.new`, not yet in
+/// effect: [`Staged::commit`] renames it to `<id>`; dropping it removes it.
+pub(crate) struct Staged {
+    launch: Dir,
+    id: String,
+    committed: bool,
+}
+
+impl Staged {
+    /// Puts the launch record in effect: from now on its keys open it.
+    pub(crate) fn commit(mut self) -> Result<(), Error> {
+        let pending = format!("{}.new", self.id);
+        self.launch
+            .rename(&pending, &self.id)
+            .map_err(|source| Error::LaunchNotCommitted {
+                path: self.launch.join(&self.id),
+                source,
+            })?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.committed {
+            let pending = format!("{}.new", self.id);
+            if let Ok(dir) = self.launch.child(&pending) {
+                let _ = dir.remove_file("0");
+            }
+            let _ = self.launch.remove_dir(&pending);
+        }
+    }
+}
+
+/// Issues a launch record for the account whose id, name, record tags,
+/// width and credentials are given, in the launch directory of `target`,
+/// after removing the dead records there. The record is written, not yet
+/// in effect.
+pub(crate) fn issue(
+    target: &Target,
+    account: (&RecordId, &str, [u8; 2 * TAG_LEN]),
+    credentials: &Credentials,
+    width: usize,
+    limits: LaunchLimits,
+) -> Result<(LaunchKeys, Staged), Error> {
+    limits.check()?;
+    let (account_id, name, account_tags) = account;
+    let launch = launch_dir_of(target, true)?.expect("created when missing");
+    let issued = now();
+    let _ = clean_up(&launch, issued, None);
+    let id = RecordId::random()?;
+    let expires = issued + limits.ttl.as_secs();
+    let binding = seal::LaunchBinding {
+        launch: &id,
+        account: account_id,
+        account_tags: &account_tags,
+        issued,
+        expires,
+        uses: limits.uses,
+    };
+    let seal_field = |field, value: &str| seal::seal(&binding, field, width, value.as_bytes());
+    let (username, user_secret) = seal_field(Field::Username, credentials.username())?;
+    let (password, pass_secret) = seal_field(Field::Password, credentials.password())?;
+    let record = LaunchRecord {
+        account: *account_id,
+        account_tags,
+        width,
+        issued,
+        expires,
+        uses: limits.uses,
+        username,
+        password,
+    };
+    let keys = Keys::new(
+        Key::of_kind(KeyKind::Launch, Field::Username, id, user_secret),
+        Key::of_kind(KeyKind::Launch, Field::Password, id, pass_secret),
+    )?;
+    let id_text = id.to_string();
+    let pending = format!("{id_text}.new");
+    let pending_path = launch.join(&pending);
+    launch
+        .mkdir(&pending)
+        .map_err(|e| Error::io("creating the directory", &pending_path, e))?;
+    let staged = Staged {
+        launch,
+        id: id_text,
+        committed: false,
+    };
+    #[cfg(unix)]
+    give_to_owner(target, &pending_path, |o, g| staged.launch.chown(&pending, o, g))?;
+    let dir = staged
+        .launch
+        .child(&pending)
+        .map_err(|why| refused(pending_path.clone(), why, "opening"))?;
+    let file_path = dir.join("0");
+    let mut file = dir.create("0").map_err(|e| {
+        if e.kind() == io::ErrorKind::AlreadyExists {
+            Error::UnsafeFile {
+                path: file_path.clone(),
+                problem: "appeared in a directory otp-link had just created",
+            }
+        } else {
+            Error::io("creating", &file_path, e)
+        }
+    })?;
+    #[cfg(unix)]
+    give_to_owner(target, &file_path, |o, g| dir.chown("0", o, g))?;
+    file.write_all(&record::encode(&record))
+        .map_err(|e| Error::io("writing", &file_path, e))?;
+    let issued_keys = LaunchKeys {
+        account: name.to_owned(),
+        keys,
+        uses: record.uses,
+        expires: record.expires,
+    };
+    Ok((issued_keys, staged))
+}
+
+/// Whether a committed record is dead: used up, expired, unreadable, or —
+/// when the accounts' current tags are known — revoked.
+fn is_dead(
+    record: Result<Option<&LaunchRecord>, &Error>,
+    count: u32,
+    now: u64,
+    accounts: Option<&HashMap<RecordId, [u8; 2 * TAG_LEN]>>,
+) -> Option<bool> {
+    match record {
+        // A record of a later version is that version's to judge.
+        Err(Error::LaunchRecordCorrupt { reason, .. }) if reason.contains("format version") => {
+            None
+        }
+        Err(Error::LaunchRecordCorrupt { .. }) => Some(true),
+        Err(_) => None,
+        Ok(None) => Some(true),
+        Ok(Some(r)) => Some(
+            count >= r.uses
+                || now >= r.expires
+                || accounts.is_some_and(|a| a.get(&r.account) != Some(&r.account_tags)),
+        ),
+    }
+}
+
+/// Removes every dead launch record in `launch` (of the names given, or of
+/// all it holds) and returns how many it removed. A record is removed file
+/// first, then its directory, so that a reader still holding it can no
+/// longer spend a use of it. Entries otp-link does not write, links among
+/// them, are left alone, never followed.
+fn clean_up(
+    launch: &Dir,
+    now: u64,
+    accounts: Option<(&HashMap<RecordId, [u8; 2 * TAG_LEN]>, &[String])>,
+) -> Result<usize, Error> {
+    let names = match accounts {
+        Some((_, names)) => names.to_vec(),
+        None => launch
+            .names()
+            .map_err(|e| Error::io("listing", launch.path(), e))?,
+    };
+    let tags = accounts.map(|(tags, _)| tags);
+    let mut removed = 0;
+    for name in names {
+        let pending = name.strip_suffix(".new");
+        if parse_id(pending.unwrap_or(&name)).is_none() {
+            continue;
+        }
+        let dir = match launch.child(&name) {
+            Ok(dir) => dir,
+            Err(_) => continue,
+        };
+        let count = match find_count(&dir) {
+            Ok(count) => count,
+            Err(Error::LaunchRecordCorrupt { .. }) => None,
+            Err(_) => continue,
+        };
+        let record = match count {
+            Some(count) => read_record(&dir, count, false),
+            None => Ok(None),
+        };
+        let dead = if pending.is_some() {
+            match &record {
+                Ok(Some(r)) => now >= r.expires,
+                _ => launch
+                    .modified(&name)
+                    .ok()
+                    .and_then(|m| m.elapsed().ok())
+                    .is_some_and(|age| age > PENDING_GRACE),
+            }
+        } else {
+            match is_dead(
+                record.as_ref().map(Option::as_ref),
+                count.unwrap_or(0),
+                now,
+                tags,
+            ) {
+                Some(dead) => dead,
+                None => continue,
+            }
+        };
+        if dead && remove_record(&dir).is_ok() && launch.remove_dir(&name).is_ok() {
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// Removes the record files of a dead record's directory, as often as a
+/// reader renames one under it.
+fn remove_record(dir: &Dir) -> io::Result<()> {
+    for _ in 0..8 {
+        let names = dir.names()?;
+        let files: Vec<&String> = names.iter().filter(|n| parse_count(n).is_some()).collect();
+        if files.is_empty() {
+            return Ok(());
+        }
+        for name in files {
+            match dir.remove_file(name) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Err(io::Error::other("a record kept being renamed"))
+}
+
+/// Removes every dead launch record of the store whose write target is
+/// `target`: used up, expired, unreadable, or revoked (its account's tags,
+/// which `current` reads from the store, differ or the account is gone).
+/// Only records that existed before the store was read are judged, so that
+/// one issued from a newer store is never taken for revoked.
+pub(crate) fn prune(
+    target: &Target,
+    current: impl FnOnce() -> Result<HashMap<RecordId, [u8; 2 * TAG_LEN]>, Error>,
+) -> Result<usize, Error> {
+    let Some(launch) = launch_dir_of(target, false)? else {
+        return Ok(0);
+    };
+    let names = launch
+        .names()
+        .map_err(|e| Error::io("listing", launch.path(), e))?;
+    let tags = current()?;
+    clean_up(&launch, now(), Some((&tags, &names)))
+}
+
+/// How many live launch records each account has: not used up, not
+/// expired, and bound to the account's current tags (`current`). Records
+/// that cannot be read are not counted.
+pub(crate) fn outstanding(
+    store: &Path,
+    current: &HashMap<RecordId, [u8; 2 * TAG_LEN]>,
+) -> Result<HashMap<RecordId, usize>, Error> {
+    let mut counts = HashMap::new();
+    let path = launch_dir_path(store);
+    let launch = match Dir::open(&path) {
+        Ok(dir) => dir,
+        Err(Refused::Missing) => return Ok(counts),
+        Err(why) => return Err(refused(path, why, "opening")),
+    };
+    let names = launch
+        .names()
+        .map_err(|e| Error::io("listing", launch.path(), e))?;
+    let now = now();
+    for name in names.iter().filter(|n| parse_id(n).is_some()) {
+        let Ok(dir) = launch.child(name) else {
+            continue;
+        };
+        let Ok(Some(count)) = find_count(&dir) else {
+            continue;
+        };
+        if let Ok(Some(record)) = read_record(&dir, count, false) {
+            if is_dead(Ok(Some(&record)), count, now, Some(current)) == Some(false) {
+                *counts.entry(record.account).or_insert(0) += 1;
+            }
+        }
+    }
+    Ok(counts)
+}
