@@ -4,6 +4,7 @@
 //! (`otp-link completions SHELL`) all come from these types.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -25,6 +26,7 @@ Exit codes:
        busy too long, or a change could not be put (durably) into effect
   11   value rejected: too long for the width, a NUL byte, not UTF-8, an
        invalid account name, or a store that would pass 64 MiB
+  12   launch keys used up, expired or revoked (issue new ones)
   1    any other failure
   126  exec: the program could not be run; 127: it was not found
   130  interrupted with Ctrl-C at a prompt";
@@ -74,7 +76,20 @@ pub enum Command {
     /// Remove an account; its keys stop working.
     Remove(Remove),
     /// Check that two keys open an account of the store and print its name.
+    ///
+    /// Launch keys are checked without spending a use.
     Verify(Verify),
+    /// Issue launch keys: a pair that opens the account's credentials at
+    /// most --uses times and only within --ttl, then never again.
+    ///
+    /// Takes the account's own keys and prints two launch keys like
+    /// secure-account. A host issues a pair just before it starts each
+    /// child, so a key read from ps is worth nothing once the child has used
+    /// it. Rotate, secure-account --replace and remove revoke them.
+    Issue(Issue),
+    /// Remove every dead launch record (used up, expired or revoked) and say
+    /// how many.
+    Prune,
     /// Import an account from a Secure-Python-Link account file.
     ImportLegacy(ImportLegacy),
     /// Print a shell completion script.
@@ -231,6 +246,25 @@ pub struct Remove {
 pub struct Verify {
     #[command(flatten)]
     pub keys: KeyArgs,
+}
+
+/// `issue`.
+#[derive(Args, Debug)]
+pub struct Issue {
+    #[command(flatten)]
+    pub keys: KeyArgs,
+    /// How many times the launch keys open the credentials (1 to 1000000).
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(otp_core::MAX_USES)))]
+    pub uses: u32,
+    /// How long they do: a number and s, m, h or d (30s, 5m, 2h, 1d); at
+    /// most 7d.
+    #[arg(long, value_name = "DURATION", default_value = "60s",
+          value_parser = crate::duration::parse_ttl)]
+    pub ttl: Duration,
+    /// How to print the launch keys.
+    #[arg(long, value_enum, default_value_t = KeysFormat::Text)]
+    pub format: KeysFormat,
 }
 
 /// `import-legacy`.

@@ -83,6 +83,26 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             write_out(format!("{}\n", printable(&name)).as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Issue(args) => {
+            refuse_discarded_stdout()?;
+            let keys = read_keys(&args.keys)?;
+            let limits = otp_core::LaunchLimits {
+                uses: args.uses,
+                ttl: args.ttl,
+            };
+            let pending = Store::at(store()?).issue(&keys, limits)?;
+            let out = launch_keys_text(pending.value(), args.format)?;
+            deliver(pending, &out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Prune => {
+            let removed = Store::at(store()?).prune_launch_records()?;
+            crate::note(&format!(
+                "removed {removed} dead launch record{}",
+                if removed == 1 { "" } else { "s" }
+            ));
+            Ok(ExitCode::SUCCESS)
+        }
         Command::ImportLegacy(args) => {
             refuse_discarded_stdout()?;
             let user = args.legacy_user_key.parse()?;
@@ -219,6 +239,37 @@ fn keys_json(account: &str, keys: &Keys) -> Result<Zeroizing<Vec<u8>>, CliError>
         user_key: user.expose_secret(),
         pass_key: pass.expose_secret(),
     })
+}
+
+#[derive(Serialize)]
+struct LaunchKeysJson<'a> {
+    account: &'a str,
+    user_key: &'a str,
+    pass_key: &'a str,
+    uses: u32,
+    expires: String,
+}
+
+/// Launch keys as they are printed: as keys are, and in JSON with what
+/// they are good for.
+fn launch_keys_text(
+    launch: &otp_core::LaunchKeys,
+    format: KeysFormat,
+) -> Result<Zeroizing<Vec<u8>>, CliError> {
+    match format {
+        KeysFormat::Text => keys_text(&launch.account, &launch.keys, format),
+        KeysFormat::Json => {
+            let user = launch.keys.user().to_secret_text();
+            let pass = launch.keys.pass().to_secret_text();
+            json_line(&LaunchKeysJson {
+                account: &launch.account,
+                user_key: user.expose_secret(),
+                pass_key: pass.expose_secret(),
+                uses: launch.uses,
+                expires: rfc3339(launch.expires),
+            })
+        }
+    }
 }
 
 /// The keys as they are printed.
@@ -455,6 +506,7 @@ struct AccountJson<'a> {
     width: usize,
     created: String,
     rotated: Option<String>,
+    launch_records: usize,
 }
 
 fn print_accounts(accounts: &[otp_core::AccountInfo], format: ListFormat) -> Result<(), CliError> {
@@ -467,6 +519,7 @@ fn print_accounts(accounts: &[otp_core::AccountInfo], format: ListFormat) -> Res
                     width: a.width,
                     created: rfc3339(a.created),
                     rotated: a.rotated.map(rfc3339),
+                    launch_records: a.launch_records,
                 })
                 .collect();
             json_line(&rows)?.to_vec()
@@ -479,16 +532,17 @@ fn print_accounts(accounts: &[otp_core::AccountInfo], format: ListFormat) -> Res
                 .unwrap_or(0)
                 .max(7);
             let mut out = format!(
-                "{:<name_width$}  WIDTH  CREATED               ROTATED\n",
+                "{:<name_width$}  WIDTH  CREATED               ROTATED               LAUNCH\n",
                 "ACCOUNT"
             );
             for a in accounts {
                 out.push_str(&format!(
-                    "{:<name_width$}  {:>5}  {}  {}\n",
+                    "{:<name_width$}  {:>5}  {}  {:<20}  {:>6}\n",
                     printable(&a.name),
                     a.width,
                     rfc3339(a.created),
-                    a.rotated.map(rfc3339).unwrap_or_else(|| "-".into())
+                    a.rotated.map(rfc3339).unwrap_or_else(|| "-".into()),
+                    a.launch_records
                 ));
             }
             out.into_bytes()

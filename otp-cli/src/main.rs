@@ -11,6 +11,7 @@
 
 mod cli;
 mod commands;
+mod duration;
 mod input;
 
 use std::process::ExitCode;
