@@ -96,10 +96,13 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Prune => {
-            let removed = Store::at(store()?).prune_launch_records()?;
+            let pruned = Store::at(store()?).prune()?.commit()?;
+            let plural =
+                |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
             crate::note(&format!(
-                "removed {removed} dead launch record{}",
-                if removed == 1 { "" } else { "s" }
+                "removed {} and {}",
+                plural(pruned.accounts.len(), "expired account"),
+                plural(pruned.launch_records, "dead launch record")
             ));
             Ok(ExitCode::SUCCESS)
         }
@@ -247,7 +250,7 @@ struct LaunchKeysJson<'a> {
     user_key: &'a str,
     pass_key: &'a str,
     uses: u32,
-    expires: String,
+    not_after: String,
 }
 
 /// Launch keys as they are printed: as keys are, and in JSON with what
@@ -266,7 +269,7 @@ fn launch_keys_text(
                 user_key: user.expose_secret(),
                 pass_key: pass.expose_secret(),
                 uses: launch.uses,
-                expires: rfc3339(launch.expires),
+                not_after: rfc3339(launch.not_after),
             })
         }
     }

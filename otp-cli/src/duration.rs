@@ -54,7 +54,18 @@ mod tests {
     #[test]
     fn numbers_without_a_unit_or_with_two_are_refused() {
         assert!(parse("60").unwrap_err().contains("give a unit"));
-        for bad in ["", "s", "1.5h", "-1s", "+1s", "1 s", "1ms", "1sm", "1w", "99999999999999999999d"] {
+        for bad in [
+            "",
+            "s",
+            "1.5h",
+            "-1s",
+            "+1s",
+            "1 s",
+            "1ms",
+            "1sm",
+            "1w",
+            "99999999999999999999d",
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }

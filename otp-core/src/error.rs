@@ -208,12 +208,36 @@ pub enum Error {
     },
     /// The operating system's random number generator failed.
     Entropy,
-    /// Launch keys that open nothing any more: every use is spent, the
-    /// deadline has passed, the account was changed, or the launch record
-    /// is gone. Only authentic launch keys get the first three.
-    LaunchKeysDead {
-        /// Which of these it is.
-        why: WhyDead,
+    /// The keys are used up or expired: they opened the account (both tags
+    /// verified), but it may no longer be opened. Exit 12. Launch keys get
+    /// it also once their launch record is gone ([`Expired::LaunchGone`]).
+    KeysExpired {
+        /// The account's name; empty when it is not known (a launch record
+        /// that is gone).
+        name: String,
+        /// Why the keys no longer open it.
+        reason: Expired,
+    },
+    /// A writer was asked for an expiry that is not in the future (or to
+    /// keep one that has passed): the keys it issued would open nothing.
+    InvalidExpiry {
+        /// The not-after time asked for, seconds since the Unix epoch.
+        not_after: u64,
+        /// The clock's time when it was refused.
+        now: u64,
+    },
+    /// The system clock reads before 1970, so whether an expiry has passed
+    /// cannot be told. Accounts without expiry are not affected.
+    ClockBeforeEpoch,
+    /// The audit log that was configured (`OTP_LINK_AUDIT`, `--audit`)
+    /// cannot be opened or written, or is not a file otp-link may append
+    /// to. Whoever configured a log wants no use it does not record, so the
+    /// command stops before it releases or changes anything.
+    AuditLog {
+        /// The audit log's path.
+        path: PathBuf,
+        /// What is wrong, e.g. "is a symbolic link".
+        problem: String,
     },
     /// Launch keys were given where only an account's own keys do: a
     /// launch key opens its credentials and nothing else.
@@ -243,26 +267,37 @@ pub enum Error {
     },
 }
 
-/// Why launch keys open nothing any more ([`Error::LaunchKeysDead`]).
+/// Why keys that opened their account no longer may ([`Error::KeysExpired`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum WhyDead {
-    /// Every use is spent.
-    UsedUp {
-        /// How many uses the keys had.
+pub enum Expired {
+    /// The account's not-after time has passed: it opened up to and
+    /// including `not_after`, and the clock reads `now`, later.
+    NotAfter {
+        /// The account's not-after time, seconds since the Unix epoch.
+        not_after: u64,
+        /// The clock's time at the check.
+        now: u64,
+    },
+    /// Every use of the launch keys is spent.
+    LaunchUsedUp {
+        /// How many uses they had.
         uses: u32,
     },
-    /// The deadline has passed.
-    Expired {
-        /// When, in seconds since the Unix epoch.
-        at: u64,
+    /// The launch keys' not-after time has passed (they open up to and
+    /// including `not_after`; the clock reads `now`, later).
+    LaunchExpired {
+        /// The launch record's not-after time, seconds since the Unix epoch.
+        not_after: u64,
+        /// The clock's time at the check.
+        now: u64,
     },
     /// The account was rotated, replaced or removed after the launch keys
     /// were issued.
-    Revoked,
-    /// No launch record has the keys' id: it was removed once dead (used
-    /// up, expired or revoked), or the keys are of another store.
-    Gone,
+    LaunchRevoked,
+    /// No launch record has the launch keys' id: it was removed once dead
+    /// (used up, expired or revoked), or the keys are of another store.
+    LaunchGone,
 }
 
 impl Error {
@@ -311,8 +346,9 @@ impl Error {
     /// | 8 | corrupt store or legacy file, unsupported version, not a regular file |
     /// | 9 | insecure store, unsafe lock or temporary file, access denied |
     /// | 10 | other I/O errors, a busy lock, a change not (durably) put into effect |
-    /// | 11 | value, width, name or store size rejected |
-    /// | 12 | [`LaunchKeysDead`](Error::LaunchKeysDead): launch keys used up, expired, revoked or gone |
+    /// | 11 | value, width, name, store size or expiry rejected |
+    /// | 12 | [`KeysExpired`](Error::KeysExpired): keys used up or expired (launch keys also revoked, or their record gone) |
+    /// | 10 | also: the clock reads before 1970, the audit log cannot be written |
     /// | 1 | the random number generator failed |
     pub fn exit_code(&self) -> u8 {
         match self {
@@ -342,8 +378,10 @@ impl Error {
             | Error::InvalidValue { .. }
             | Error::InvalidWidth { .. }
             | Error::InvalidAccountName { .. }
-            | Error::StoreTooLarge { .. } => 11,
-            Error::LaunchKeysDead { .. } => 12,
+            | Error::StoreTooLarge { .. }
+            | Error::InvalidExpiry { .. } => 11,
+            Error::KeysExpired { .. } => 12,
+            Error::ClockBeforeEpoch | Error::AuditLog { .. } => 10,
             Error::Entropy => 1,
         }
     }
@@ -552,32 +590,56 @@ impl fmt::Display for Error {
                 f,
                 "the operating system's random number generator failed; try again"
             ),
-            Error::LaunchKeysDead { why } => {
+            Error::KeysExpired { name, reason } => {
                 const AGAIN: &str = "issue new launch keys with 'otp-link issue'";
-                match why {
-                    WhyDead::UsedUp { uses: 1 } => write!(
-                        f,
-                        "these launch keys are used up: their one use is spent; {AGAIN}"
-                    ),
-                    WhyDead::UsedUp { uses } => write!(
-                        f,
-                        "these launch keys are used up: all {uses} uses are spent; {AGAIN}"
-                    ),
-                    WhyDead::Expired { at } => write!(
-                        f,
-                        "these launch keys expired at {}; {AGAIN}",
-                        crate::rfc3339(*at)
-                    ),
-                    WhyDead::Revoked => write!(
-                        f,
-                        "these launch keys were revoked: the account was rotated, replaced or removed after they were issued; {AGAIN} and the account's current keys"
-                    ),
-                    WhyDead::Gone => write!(
-                        f,
-                        "these launch keys are used up, expired or revoked (no launch record has their id any more), or belong to another store (--store); {AGAIN}"
-                    ),
+                match reason {
+                Expired::NotAfter { not_after, now } => write!(
+                    f,
+                    "account '{}' expired at {} (the clock reads {}), so its keys no longer open it; to extend it, run 'otp-link rotate --expires-in DURATION' with its keys (new keys), or 'otp-link secure-account --replace --expires-in DURATION' with its name (new credentials)",
+                    printable(name),
+                    crate::rfc3339(*not_after),
+                    crate::rfc3339(*now)
+                ),
+                Expired::LaunchUsedUp { uses: 1 } => write!(
+                    f,
+                    "these launch keys are used up: their one use is spent; {AGAIN}"
+                ),
+                Expired::LaunchUsedUp { uses } => write!(
+                    f,
+                    "these launch keys are used up: all {uses} uses are spent; {AGAIN}"
+                ),
+                Expired::LaunchExpired { not_after, now } => write!(
+                    f,
+                    "these launch keys expired at {} (the clock reads {}); {AGAIN}",
+                    crate::rfc3339(*not_after),
+                    crate::rfc3339(*now)
+                ),
+                Expired::LaunchRevoked => write!(
+                    f,
+                    "these launch keys were revoked: account '{}' was rotated, replaced or removed after they were issued; {AGAIN} and the account's current keys",
+                    printable(name)
+                ),
+                Expired::LaunchGone => write!(
+                    f,
+                    "these launch keys are used up, expired or revoked (no launch record has their id any more), or belong to another store (--store); {AGAIN}"
+                ),
                 }
             }
+            Error::InvalidExpiry { not_after, now } => write!(
+                f,
+                "the expiry {} is not in the future (the clock reads {}), so the keys would open nothing; give a later --not-after or an --expires-in DURATION, or --no-expiry for none; nothing was changed",
+                crate::rfc3339(*not_after),
+                crate::rfc3339(*now)
+            ),
+            Error::ClockBeforeEpoch => write!(
+                f,
+                "the system clock reads before 1970, so otp-link cannot tell whether an expiry has passed; set the clock (e.g. with NTP or 'timedatectl')"
+            ),
+            Error::AuditLog { path, problem } => write!(
+                f,
+                "audit log {} {problem}; otp-link uses no account it cannot log, so nothing was released or changed: fix the log, or configure none (OTP_LINK_AUDIT, --audit)",
+                shown(path)
+            ),
             Error::AccountKeysNeeded { command } => write!(
                 f,
                 "these are launch keys, which open credentials (recover, exec, verify) but cannot {command}; pass the account's own keys, as secure-account or rotate printed them"

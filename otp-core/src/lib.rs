@@ -20,6 +20,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod audit;
+mod clock;
 mod credentials;
 mod error;
 mod key;
@@ -29,7 +31,6 @@ mod location;
 mod primitives;
 mod seal;
 mod store;
-mod time;
 #[cfg(feature = "test-vectors")]
 pub mod vectors;
 
@@ -37,15 +38,16 @@ pub mod vectors;
 /// `secrecy::SecretString`), so callers need no version of their own.
 pub use secrecy;
 
+pub use clock::rfc3339;
 pub use credentials::Credentials;
-pub use error::{printable, Error, WhyDead};
+pub use error::{printable, Error, Expired};
 pub use key::{Key, KeyKind, Keys};
 pub use location::{default_store_path, STORE_ENV};
 pub use primitives::{Field, RecordId, DEFAULT_WIDTH, MAX_WIDTH, MIN_WIDTH};
 pub use store::{
-    harden_process, AccountInfo, LaunchKeys, LaunchLimits, Pending, Store, MAX_TTL, MAX_USES,
+    harden_process, AccountInfo, Expiry, LaunchKeys, LaunchLimits, Pending, Pruned, PrunedAccount,
+    Store, MAX_TTL, MAX_USES,
 };
-pub use time::rfc3339;
 
 /// Recovers the credentials the keys open from the store at the default
 /// location ([`default_store_path`]); launch keys spend one of their uses

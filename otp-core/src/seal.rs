@@ -22,10 +22,15 @@ use crate::Error;
 
 /// Length of a Poly1305 tag.
 pub(crate) const TAG_LEN: usize = 16;
-/// Domain separation label at the start of every authenticated message. The
-/// `1` is the store format version, so a record cannot be replayed under
-/// another version.
+/// Domain separation label at the start of the authenticated message of a
+/// record without expiry, as format version 1 defined it (and every version
+/// since keeps it for such records, which writers copy verbatim).
 pub(crate) const MAC_LABEL: &[u8] = b"otp-link tag v1";
+/// The label of a record that expires, introduced by format version 2,
+/// whose message also holds the `not_after` time. A record whose
+/// `not_after` is removed, added or changed is authenticated under the
+/// other label or another message, so its keys fail.
+pub(crate) const MAC_LABEL_EXPIRY: &[u8] = b"otp-link tag v2";
 
 /// What a sealed value's tag binds besides the field and the frame: the
 /// account ([`Binding`]) or the launch record ([`LaunchBinding`]) that holds
@@ -44,6 +49,7 @@ pub(crate) struct Binding<'a> {
     pub(crate) name: &'a str,
     pub(crate) created: u64,
     pub(crate) rotated: Option<u64>,
+    pub(crate) not_after: Option<u64>,
 }
 
 /// What the store keeps of one sealed value.
@@ -76,13 +82,13 @@ pub(crate) struct LaunchBinding<'a> {
     /// record was issued: a rotated or replaced account has others.
     pub(crate) account_tags: &'a [u8; 2 * TAG_LEN],
     pub(crate) issued: u64,
-    pub(crate) expires: u64,
+    pub(crate) not_after: u64,
     pub(crate) uses: u32,
 }
 
 impl Bound for LaunchBinding<'_> {
     /// `"otp-link launch v1" || launch id || letter || byte(W) || account id
-    /// || account tags || be64(issued) || be64(expires) || be32(uses) ||
+    /// || account tags || be64(issued) || be64(not_after) || be32(uses) ||
     /// frame`: every part before the frame has a fixed length.
     fn mac_message(&self, field: Field, frame: &[u8]) -> Zeroizing<Vec<u8>> {
         let mut msg = Zeroizing::new(Vec::with_capacity(
@@ -95,7 +101,7 @@ impl Bound for LaunchBinding<'_> {
         msg.extend_from_slice(self.account.as_bytes());
         msg.extend_from_slice(self.account_tags);
         msg.extend_from_slice(&self.issued.to_be_bytes());
-        msg.extend_from_slice(&self.expires.to_be_bytes());
+        msg.extend_from_slice(&self.not_after.to_be_bytes());
         msg.extend_from_slice(&self.uses.to_be_bytes());
         msg.extend_from_slice(frame);
         msg
@@ -184,9 +190,12 @@ pub(crate) fn frame(value: &[u8], padding: &[u8]) -> Zeroizing<Vec<u8>> {
 pub(crate) fn mac_message(account: &Binding<'_>, field: Field, frame: &[u8]) -> Zeroizing<Vec<u8>> {
     let name = account.name.as_bytes();
     let mut msg = Zeroizing::new(Vec::with_capacity(
-        MAC_LABEL.len() + 38 + name.len() + frame.len(),
+        MAC_LABEL.len() + 46 + name.len() + frame.len(),
     ));
-    msg.extend_from_slice(MAC_LABEL);
+    msg.extend_from_slice(match account.not_after {
+        None => MAC_LABEL,
+        Some(_) => MAC_LABEL_EXPIRY,
+    });
     msg.extend_from_slice(account.record.as_bytes());
     msg.push(field.tag_byte());
     msg.push(frame.len() as u8);
@@ -201,6 +210,11 @@ pub(crate) fn mac_message(account: &Binding<'_>, field: Field, frame: &[u8]) -> 
             msg.push(1);
             msg.extend_from_slice(&t.to_be_bytes());
         }
+    }
+    // Its presence is the label's; a fixed eight bytes, so the message
+    // stays unambiguous.
+    if let Some(t) = account.not_after {
+        msg.extend_from_slice(&t.to_be_bytes());
     }
     msg.extend_from_slice(frame);
     msg
@@ -275,6 +289,7 @@ mod tests {
             name: "db",
             created: 1,
             rotated: None,
+            not_after: None,
         }
     }
 
@@ -352,6 +367,10 @@ mod tests {
                 rotated: Some(1),
                 ..rid()
             },
+            Binding {
+                not_after: Some(u64::MAX),
+                ..rid()
+            },
         ] {
             assert!(matches!(
                 open(&other, Field::Username, &sealed, &s.pad, &s.mac_key),
@@ -374,7 +393,7 @@ mod tests {
             account,
             account_tags: tags,
             issued: 10,
-            expires: 70,
+            not_after: 70,
             uses: 1,
         }
     }
@@ -392,11 +411,23 @@ mod tests {
         let other_id = RecordId::from_bytes([9; 16]);
         let other_tags = [4u8; 32];
         for other in [
-            LaunchBinding { launch: &other_id, ..good },
-            LaunchBinding { account: &other_id, ..good },
-            LaunchBinding { account_tags: &other_tags, ..good },
+            LaunchBinding {
+                launch: &other_id,
+                ..good
+            },
+            LaunchBinding {
+                account: &other_id,
+                ..good
+            },
+            LaunchBinding {
+                account_tags: &other_tags,
+                ..good
+            },
             LaunchBinding { issued: 11, ..good },
-            LaunchBinding { expires: 71, ..good },
+            LaunchBinding {
+                not_after: 71,
+                ..good
+            },
             LaunchBinding { uses: 2, ..good },
         ] {
             assert!(matches!(
@@ -412,6 +443,40 @@ mod tests {
             open(&good, Field::Username, &account_sealed, &s.pad, &s.mac_key),
             Err(Error::AuthenticationFailed)
         ));
+    }
+
+    /// A not_after time is bound: the tag of an expiring record fails when
+    /// the time changes by one second or goes, and so does a record
+    /// without one that gains one; each label opens only its own schema.
+    #[test]
+    fn tag_binds_the_not_after_time_and_its_presence() {
+        let expiring = Binding {
+            not_after: Some(1_000),
+            ..rid()
+        };
+        let (sealed, s) = seal(&expiring, Field::Password, 25, b"pw").unwrap();
+        let opened = open(&expiring, Field::Password, &sealed, &s.pad, &s.mac_key).unwrap();
+        assert_eq!(opened.as_str(), "pw");
+        for other in [
+            Binding {
+                not_after: Some(1_001),
+                ..rid()
+            },
+            Binding {
+                not_after: Some(999),
+                ..rid()
+            },
+            rid(),
+        ] {
+            assert!(matches!(
+                open(&other, Field::Password, &sealed, &s.pad, &s.mac_key),
+                Err(Error::AuthenticationFailed)
+            ));
+        }
+        let message = mac_message(&expiring, Field::Password, b"frame");
+        assert!(message.starts_with(b"otp-link tag v2"));
+        assert!(message.ends_with(&[&1_000u64.to_be_bytes()[..], b"frame"].concat()));
+        assert!(mac_message(&rid(), Field::Password, b"frame").starts_with(b"otp-link tag v1"));
     }
 
     #[test]

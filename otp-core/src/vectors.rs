@@ -38,6 +38,8 @@ pub struct VectorAccount<'a> {
     pub created: u64,
     /// Last rotation time, if any.
     pub rotated: Option<u64>,
+    /// The last second at which the account opens, if it expires.
+    pub not_after: Option<u64>,
     /// The username and its randomness.
     pub username: VectorValue<'a>,
     /// The password and its randomness.
@@ -57,6 +59,7 @@ impl VectorAccount<'_> {
             name: self.name,
             created: self.created,
             rotated: self.rotated,
+            not_after: self.not_after,
         })
     }
 
@@ -102,6 +105,7 @@ pub fn encode_store_raw(accounts: &[RawAccount<'_>]) -> Vec<u8> {
                 width: a.width,
                 created: a.created,
                 rotated: a.rotated,
+                not_after: a.not_after,
                 username: seal::Sealed {
                     ciphertext: a.username.0.clone(),
                     tag: a.username.1,
@@ -114,18 +118,27 @@ pub fn encode_store_raw(accounts: &[RawAccount<'_>]) -> Vec<u8> {
             format::encode_entry(&RecordId::from_bytes(a.record_id), a.name, &record)
         })
         .collect();
-    format::encode_store(entries.iter().map(Vec::as_slice))
+    let version = format::version_for(accounts.iter().any(|a| a.not_after.is_some()));
+    format::encode_store(entries.iter().map(Vec::as_slice), version)
 }
 
 /// Encodes a store from its entries as given: for each its record id, its
 /// name and the bytes of its record, which may be anything (for the vectors
-/// whose records no conforming writer produces).
+/// whose records no conforming writer produces). The version is the one a
+/// writer gives such records (2 when a record is a map of six entries).
 pub fn encode_store_entries(entries: &[([u8; 16], &str, &[u8])]) -> Vec<u8> {
+    let version = format::version_for(entries.iter().any(|e| format::record_expires(e.2)));
+    encode_store_entries_as(entries, version)
+}
+
+/// [`encode_store_entries`] declaring format `version`, whatever the
+/// records (for the vectors whose version does not fit them).
+pub fn encode_store_entries_as(entries: &[([u8; 16], &str, &[u8])], version: u64) -> Vec<u8> {
     let entries: Vec<Vec<u8>> = entries
         .iter()
         .map(|&(id, name, record)| format::encode_entry(&RecordId::from_bytes(id), name, record))
         .collect();
-    format::encode_store(entries.iter().map(Vec::as_slice))
+    format::encode_store(entries.iter().map(Vec::as_slice), version)
 }
 
 /// An account given by its sealed parts, for [`encode_store_raw`].
@@ -140,6 +153,8 @@ pub struct RawAccount<'a> {
     pub created: u64,
     /// Rotation time.
     pub rotated: Option<u64>,
+    /// Not-after time, if the account expires.
+    pub not_after: Option<u64>,
     /// `(ciphertext, tag)` of the username.
     pub username: (Vec<u8>, [u8; 16]),
     /// `(ciphertext, tag)` of the password.
@@ -167,6 +182,7 @@ pub fn encode_record(account: &VectorAccount<'_>) -> Result<Vec<u8>, Error> {
         width: account.username.pad.len(),
         created: account.created,
         rotated: account.rotated,
+        not_after: account.not_after,
         username: seal::Sealed {
             ciphertext: uc,
             tag: ut,
@@ -189,7 +205,11 @@ pub fn encode_store(accounts: &[VectorAccount<'_>]) -> Result<Vec<u8>, Error> {
             &record,
         ));
     }
-    Ok(format::encode_store(entries.iter().map(Vec::as_slice)))
+    let version = format::version_for(accounts.iter().any(|a| a.not_after.is_some()));
+    Ok(format::encode_store(
+        entries.iter().map(Vec::as_slice),
+        version,
+    ))
 }
 
 /// Decodes a whole store from bytes, every account record included, as
@@ -225,5 +245,16 @@ pub fn recover_from_bytes(
     window: usize,
     keys: &Keys,
 ) -> Result<(String, Credentials), Error> {
-    Store::at(IN_MEMORY).open_account_in(bytes, window, keys)
+    Store::at(IN_MEMORY).open_account_in(bytes, window, keys, None)
+}
+
+/// [`recover_from_bytes`] with the clock reading `now` (seconds since the
+/// Unix epoch), as a vector's `now` says, to check expiry at a fixed time.
+pub fn recover_from_bytes_at(
+    bytes: &[u8],
+    window: usize,
+    keys: &Keys,
+    now: u64,
+) -> Result<(String, Credentials), Error> {
+    Store::at(IN_MEMORY).open_account_in(bytes, window, keys, Some(now))
 }

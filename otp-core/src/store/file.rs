@@ -1033,7 +1033,7 @@ mod tests {
         fs::create_dir(&victim).unwrap();
         fs::write(victim.join("store.cbor"), b"victim").unwrap();
         let store = real.join("store.cbor");
-        let empty = crate::store::format::encode_store(std::iter::empty());
+        let empty = crate::store::format::encode_store(std::iter::empty(), 1);
         fs::write(&store, &empty).unwrap();
 
         let mut target = target_for_write(&store, false).unwrap();
@@ -1060,7 +1060,7 @@ mod tests {
 
     #[test]
     fn only_a_store_head_looks_like_a_store() {
-        let store = crate::store::format::encode_store(std::iter::empty());
+        let store = crate::store::format::encode_store(std::iter::empty(), 1);
         assert!(looks_like_a_store(&store));
         assert!(looks_like_a_store(&store[..24]));
         assert!(!looks_like_a_store(&store[..10]));

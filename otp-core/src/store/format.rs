@@ -19,8 +19,17 @@ use crate::seal::{Sealed, TAG_LEN};
 
 /// The value of the `"format"` entry: what kind of file this is.
 pub(crate) const FORMAT_TAG: &str = "otp-link store";
-/// The store format version this build reads and writes.
-pub(crate) const VERSION: u64 = 1;
+/// The store format version of stores in which no account expires: the
+/// first version, which every otp-link reads.
+pub(crate) const VERSION_PLAIN: u64 = 1;
+/// The store format version of stores in which some account expires: its
+/// record holds a `not_after` time. Readers before it refuse such a store
+/// as of an unsupported version, and so never open an expiring account
+/// without checking its expiry.
+pub(crate) const VERSION_EXPIRY: u64 = 2;
+/// The head of an account record that holds a `not_after` time: a map of
+/// six entries (one without is a map of five, `0xa5`).
+const EXPIRING_RECORD_HEAD: u8 = 0xa6;
 /// Stores larger than this are refused before they are read.
 pub(crate) const MAX_STORE_BYTES: u64 = 64 * 1024 * 1024;
 /// Longest account name, in UTF-8 bytes.
@@ -51,6 +60,39 @@ pub(crate) struct Entry<'a> {
     pub(crate) record: &'a [u8],
     /// The whole encoded entry, copied verbatim when a writer keeps it.
     pub(crate) raw: &'a [u8],
+    /// Whether the record holds a `not_after` time (see [`record_expires`]).
+    pub(crate) expires: bool,
+}
+
+/// Whether an encoded account record holds a `not_after` time: whether it
+/// is a map of six entries. Decided by its first byte, so that a reader
+/// and a writer tell it for every account without decoding the records.
+pub(crate) fn record_expires(record: &[u8]) -> bool {
+    record.first() == Some(&EXPIRING_RECORD_HEAD)
+}
+
+/// The version of a store whose accounts are these: [`VERSION_EXPIRY`] if
+/// any of them expires, else [`VERSION_PLAIN`], so that a store in which
+/// nothing expires stays readable by every otp-link.
+pub(crate) fn version_for(any_expires: bool) -> u64 {
+    if any_expires {
+        VERSION_EXPIRY
+    } else {
+        VERSION_PLAIN
+    }
+}
+
+/// The rule that spans a store's entries and its version: a version 2
+/// store holds at least one account that expires (a version 1 store holds
+/// none, which [`Accounts::next_entry`] checks entry by entry). Checked
+/// after every entry has been read, so that one store has one encoding.
+pub(crate) fn check_version(version: u64, any_expires: bool) -> Result<()> {
+    if version == VERSION_EXPIRY && !any_expires {
+        return corrupt(
+            "it is of version 2 but no account in it expires (such a store is version 1)",
+        );
+    }
+    Ok(())
 }
 
 /// An account's decoded record.
@@ -58,6 +100,8 @@ pub(crate) struct Record {
     pub(crate) width: usize,
     pub(crate) created: u64,
     pub(crate) rotated: Option<u64>,
+    /// The last second at which the account opens, if it expires.
+    pub(crate) not_after: Option<u64>,
     pub(crate) username: Sealed,
     pub(crate) password: Sealed,
 }
@@ -250,6 +294,7 @@ impl<'a> Cursor<'a> {
 pub(crate) struct Accounts<'a> {
     cursor: Cursor<'a>,
     remaining: usize,
+    version: u64,
 }
 
 /// Parses the top-level map up to the accounts array. Format tag and version
@@ -277,7 +322,7 @@ pub(crate) fn parse_header(bytes: &[u8]) -> Result<Accounts<'_>> {
     }
     c.key("version")?;
     let version = c.uint("the version")?;
-    if version != VERSION {
+    if version != VERSION_PLAIN && version != VERSION_EXPIRY {
         return Err(FormatError::Version(version));
     }
     if entries != 3 {
@@ -288,6 +333,7 @@ pub(crate) fn parse_header(bytes: &[u8]) -> Result<Accounts<'_>> {
     Ok(Accounts {
         cursor: c,
         remaining,
+        version,
     })
 }
 
@@ -303,7 +349,7 @@ impl<'a> Accounts<'a> {
     /// too soon, and is the file's only when the window reaches its end.
     /// At that point the window's bytes are exactly the rest of the file and
     /// every result, error messages included, is the whole file's.
-    pub(crate) fn resume(window: &'a [u8], base: usize, remaining: usize) -> Self {
+    pub(crate) fn resume(window: &'a [u8], base: usize, remaining: usize, version: u64) -> Self {
         Accounts {
             cursor: Cursor {
                 bytes: window,
@@ -311,7 +357,13 @@ impl<'a> Accounts<'a> {
                 base,
             },
             remaining,
+            version,
         }
+    }
+
+    /// The store's format version.
+    pub(crate) fn version(&self) -> u64 {
+        self.version
     }
 
     /// How many entries the accounts array still holds.
@@ -349,11 +401,18 @@ impl<'a> Accounts<'a> {
         check_name(name)
             .map_err(|reason| FormatError::Corrupt(format!("an account name {reason}")))?;
         let record = c.bytes("an account record")?;
+        let expires = record_expires(record);
+        if expires && self.version == VERSION_PLAIN {
+            return corrupt(
+                "an account record holds a not_after time, which a version 1 store cannot hold",
+            );
+        }
         Ok(Some(Entry {
             id: RecordId::from_bytes(id),
             name,
             record,
             raw: &c.bytes[start..c.pos],
+            expires,
         }))
     }
 
@@ -365,6 +424,7 @@ impl<'a> Accounts<'a> {
         let left = self.cursor.bytes.len() - self.cursor.pos;
         let mut seen = UniqueEntries::for_entries(self.remaining.min(left / MIN_ENTRY_BYTES));
         let mut all = Vec::new();
+        let version = self.version;
         let end = loop {
             match self.next_entry() {
                 Ok(Some(entry)) => {
@@ -378,7 +438,9 @@ impl<'a> Accounts<'a> {
         if !seen.all_distinct() {
             check_unique(&all)?;
         }
-        end.map(|()| all)
+        end?;
+        check_version(version, all.iter().any(|e| e.expires))?;
+        Ok(all)
     }
 }
 
@@ -592,8 +654,9 @@ pub(super) fn sealed(c: &mut Cursor<'_>, width: usize, what: &str) -> Result<Sea
 /// Decodes an account record (the contents of its byte string).
 pub(crate) fn decode_record(bytes: &[u8]) -> Result<Record> {
     let mut c = Cursor::new(bytes);
-    if c.map("an account record")? != 5 {
-        return corrupt("an account record does not have exactly five entries");
+    let entries = c.map("an account record")?;
+    if entries != 5 && entries != 6 {
+        return corrupt("an account record does not have five or six entries");
     }
     c.key("width")?;
     let width = c.uint("the width")?;
@@ -609,6 +672,12 @@ pub(crate) fn decode_record(bytes: &[u8]) -> Result<Record> {
         Header::Simple(ciborium_ll::simple::NULL) => None,
         _ => return corrupt("the rotation time is neither a time nor null"),
     };
+    let not_after = if entries == 6 {
+        c.key("not_after")?;
+        Some(c.uint("the not_after time")?)
+    } else {
+        None
+    };
     c.key("username")?;
     let username = sealed(&mut c, width, "username")?;
     c.key("password")?;
@@ -620,6 +689,7 @@ pub(crate) fn decode_record(bytes: &[u8]) -> Result<Record> {
         width,
         created,
         rotated,
+        not_after,
         username,
         password,
     })
@@ -636,7 +706,8 @@ pub(super) const VEC_WRITE: &str = "writing CBOR into a Vec cannot fail";
 pub(crate) fn encode_record(record: &Record) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 + 2 * (record.width + TAG_LEN));
     let mut e = encoder(&mut out);
-    e.push(Header::Map(Some(5))).expect(VEC_WRITE);
+    let entries = if record.not_after.is_some() { 6 } else { 5 };
+    e.push(Header::Map(Some(entries))).expect(VEC_WRITE);
     e.text("width", None).expect(VEC_WRITE);
     e.push(Header::Positive(record.width as u64))
         .expect(VEC_WRITE);
@@ -648,6 +719,10 @@ pub(crate) fn encode_record(record: &Record) -> Vec<u8> {
         None => e
             .push(Header::Simple(ciborium_ll::simple::NULL))
             .expect(VEC_WRITE),
+    }
+    if let Some(t) = record.not_after {
+        e.text("not_after", None).expect(VEC_WRITE);
+        e.push(Header::Positive(t)).expect(VEC_WRITE);
     }
     encode_sealed(&mut e, &record.username, &record.password);
     out
@@ -674,15 +749,19 @@ pub(crate) fn encode_entry(id: &RecordId, name: &str, record: &[u8]) -> Vec<u8> 
     out
 }
 
-/// Encodes a whole store from already-encoded entries.
-pub(crate) fn encode_store<'e>(entries: impl ExactSizeIterator<Item = &'e [u8]>) -> Vec<u8> {
+/// Encodes a whole store of format `version` ([`version_for`]) from
+/// already-encoded entries.
+pub(crate) fn encode_store<'e>(
+    entries: impl ExactSizeIterator<Item = &'e [u8]>,
+    version: u64,
+) -> Vec<u8> {
     let mut out = Vec::new();
     let mut e = encoder(&mut out);
     e.push(Header::Map(Some(3))).expect(VEC_WRITE);
     e.text("format", None).expect(VEC_WRITE);
     e.text(FORMAT_TAG, None).expect(VEC_WRITE);
     e.text("version", None).expect(VEC_WRITE);
-    e.push(Header::Positive(VERSION)).expect(VEC_WRITE);
+    e.push(Header::Positive(version)).expect(VEC_WRITE);
     e.text("accounts", None).expect(VEC_WRITE);
     e.push(Header::Array(Some(entries.len()))).expect(VEC_WRITE);
     for entry in entries {
@@ -820,6 +899,7 @@ mod tests {
             width: 3,
             created: 1,
             rotated: None,
+            not_after: None,
             username: sealed(),
             password: sealed(),
         });
@@ -874,6 +954,7 @@ mod tests {
             name,
             record: &[],
             raw: &[],
+            expires: false,
         }
     }
 
@@ -974,6 +1055,7 @@ mod tests {
             width: MIN_WIDTH,
             created: 0,
             rotated: None,
+            not_after: None,
             username: Sealed {
                 ciphertext: vec![0; MIN_WIDTH],
                 tag: [0; TAG_LEN],
@@ -993,6 +1075,7 @@ mod tests {
             width: 3,
             created: 1,
             rotated: None,
+            not_after: None,
             username: Sealed {
                 ciphertext: vec![0; 3],
                 tag: [0; TAG_LEN],
@@ -1009,7 +1092,7 @@ mod tests {
                     encode_entry(&RecordId::from_bytes([id; RECORD_ID_LEN]), name, &record)
                 })
                 .collect();
-            encode_store(raw.iter().map(Vec::as_slice))
+            encode_store(raw.iter().map(Vec::as_slice), VERSION_PLAIN)
         };
         let read = |bytes: &[u8]| match parse_header(bytes).and_then(|a| a.collect_all()) {
             Ok(entries) => format!("{} entries", entries.len()),

@@ -24,11 +24,11 @@ pub use launch::{LaunchKeys, LaunchLimits, MAX_TTL, MAX_USES};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use crate::clock::{self, now_or_epoch};
 use crate::key::{Key, KeyKind, Keys};
 use crate::primitives::{Field, RecordId};
 use crate::seal::{self, Sealed};
-use crate::time::now;
-use crate::{Credentials, Error};
+use crate::{Credentials, Error, Expired};
 use format::{Entry, FormatError, Record};
 use scan::{FoundEntry, ScanError};
 
@@ -37,15 +37,83 @@ use scan::{FoundEntry, ScanError};
 pub struct AccountInfo {
     /// The account's name, a label chosen by the administrator.
     pub name: String,
+    /// Its record id, which its keys carry (not a secret).
+    pub record_id: RecordId,
     /// The frame width W: values of up to W-2 bytes fit.
     pub width: usize,
     /// When the account was first secured, in seconds since the Unix epoch.
     pub created: u64,
     /// When its keys were last re-issued (rotate or replace), if ever.
     pub rotated: Option<u64>,
+    /// The last second at which it opens, if it expires: its keys open it
+    /// up to and including this time, seconds since the Unix epoch.
+    pub not_after: Option<u64>,
     /// How many of its launch records are outstanding: not used up, not
     /// expired, and issued since the account was last rotated or replaced.
     pub launch_records: usize,
+}
+
+impl AccountInfo {
+    /// Whether the account has expired at `now` (seconds since the epoch):
+    /// it has a not-after time and `now` is past it.
+    pub fn expired_at(&self, now: u64) -> bool {
+        self.not_after.is_some_and(|t| now > t)
+    }
+}
+
+/// What a writer that re-seals an existing account (`replace`, `rotate`)
+/// does with its expiry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expiry {
+    /// Keep the account's not-after time, or its lack of one. Refused when
+    /// the time has passed: the new keys would open nothing.
+    Keep,
+    /// Remove it: the account no longer expires.
+    Never,
+    /// Set it, in seconds since the Unix epoch: the account opens up to and
+    /// including that second. Must be in the future.
+    NotAfter(u64),
+}
+
+impl Expiry {
+    /// The not-after time the account gets, given the one it has.
+    fn apply(self, current: Option<u64>) -> Option<u64> {
+        match self {
+            Expiry::Keep => current,
+            Expiry::Never => None,
+            Expiry::NotAfter(t) => Some(t),
+        }
+    }
+}
+
+/// What [`Store::prune`] removes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Pruned {
+    /// The accounts that had expired, in store order.
+    pub accounts: Vec<PrunedAccount>,
+    /// How many dead launch records were removed (used up, expired, or
+    /// revoked by a rotate, replace or remove). They are removed at once,
+    /// before the change is committed: nothing could open them.
+    pub launch_records: usize,
+}
+
+impl Pruned {
+    /// Whether there is nothing to remove.
+    pub fn is_empty(&self) -> bool {
+        self.accounts.is_empty() && self.launch_records == 0
+    }
+}
+
+/// An expired account that [`Store::prune`] removes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrunedAccount {
+    /// Its name.
+    pub name: String,
+    /// Its record id.
+    pub record_id: RecordId,
+    /// When it expired.
+    pub not_after: u64,
 }
 
 /// A store file, named by its path.
@@ -97,9 +165,11 @@ impl Store {
                 );
                 Ok(AccountInfo {
                     name: entry.name.to_owned(),
+                    record_id: entry.id,
                     width: record.width,
                     created: record.created,
                     rotated: record.rotated,
+                    not_after: record.not_after,
                     launch_records: 0,
                 })
             })
@@ -113,7 +183,9 @@ impl Store {
 
     /// Opens the account the keys belong to and returns its name and
     /// credentials. Refuses a store others could read, and makes the process
-    /// non-dumpable before decrypting.
+    /// non-dumpable before decrypting. An account that has expired is
+    /// refused once both its tags have verified ([`Error::KeysExpired`]), so
+    /// that a not_after time changed on disk fails authentication instead.
     ///
     /// The store is read through a window ([`file::StoreStream`]) rather
     /// than whole, and always to its end, so the outcome is the same as
@@ -131,6 +203,7 @@ impl Store {
         let (found, record) = self.find(keys.record_id(), window)?;
         file::harden_process();
         let credentials = open_record(&found.id, &found.name, &record, keys)?;
+        check_expiry(&found.name, &record, clock::now)?;
         Ok((found.name, credentials))
     }
 
@@ -153,14 +226,17 @@ impl Store {
     }
 
     /// Opens the launch record the launch keys name, and spends one of its
-    /// uses when `consume`: its account's name and credentials.
+    /// uses when `consume`: its account's name and credentials. Its account
+    /// must still be as it was when the launch record was issued, and not
+    /// expired.
     fn open_launch(&self, keys: &Keys, consume: bool) -> Result<(String, Credentials), Error> {
         launch::open(&self.path, keys, consume, |account| {
             match self.find(*account, file::WINDOW) {
-                Ok((found, record)) => Ok(Some((
-                    found.name,
-                    launch::account_tags(&record.username, &record.password),
-                ))),
+                Ok((found, record)) => {
+                    check_expiry(&found.name, &record, clock::now)?;
+                    let tags = launch::account_tags(&record.username, &record.password);
+                    Ok(Some((found.name, tags)))
+                }
                 Err(Error::UnknownRecord { .. }) => Ok(None),
                 Err(e) => Err(e),
             }
@@ -178,15 +254,17 @@ impl Store {
     }
 
     /// What [`Store::recover`] gives when the store's file holds `bytes`
-    /// and is private, read through a window of `window` bytes: the same
-    /// scan over bytes in memory (errors name this store's path). The
-    /// process is not made non-dumpable, which would stop LeakSanitizer.
+    /// and is private, read through a window of `window` bytes, and the
+    /// clock reads `now` (the system clock when `None`): the same scan over
+    /// bytes in memory (errors name this store's path). The process is not
+    /// made non-dumpable, which would stop LeakSanitizer.
     #[cfg(any(test, feature = "test-vectors"))]
     pub(crate) fn open_account_in(
         &self,
         bytes: &[u8],
         window: usize,
         keys: &Keys,
+        now: Option<u64>,
     ) -> Result<(String, Credentials), Error> {
         if bytes.len() as u64 > format::MAX_STORE_BYTES {
             return Err(Error::corrupt(
@@ -202,12 +280,14 @@ impl Store {
         })?;
         let (found, record) = self.decode_found(found)?;
         let credentials = open_record(&found.id, &found.name, &record, keys)?;
+        check_expiry(&found.name, &record, || now.map_or_else(clock::now, Ok))?;
         Ok((found.name, credentials))
     }
 
-    /// The credentials the keys open. Launch keys ([`Store::issue`]) open
-    /// them only while a use is left and their deadline has not passed, and
-    /// spend a use first: [`Error::LaunchKeysDead`] once they cannot.
+    /// The credentials the keys open; [`Error::KeysExpired`] once the
+    /// account has expired. Launch keys ([`Store::issue`]) open them only
+    /// while a use is left and their not-after time has not passed, and
+    /// spend a use first: [`Error::KeysExpired`] once they cannot.
     pub fn recover(&self, keys: &Keys) -> Result<Credentials, Error> {
         match keys.kind() {
             KeyKind::Account => self.open_account(keys),
@@ -217,8 +297,8 @@ impl Store {
     }
 
     /// The name of the account the keys open; fails exactly where
-    /// [`Store::recover`] fails. Launch keys are checked, not spent: this
-    /// hands out no credentials.
+    /// [`Store::recover`] fails, expiry included. Launch keys are checked,
+    /// not spent: this hands out no credentials.
     pub fn verify(&self, keys: &Keys) -> Result<String, Error> {
         match keys.kind() {
             KeyKind::Account => self.open_account(keys),
@@ -247,24 +327,24 @@ impl Store {
         let (found, record) = self.find(keys.record_id(), file::WINDOW)?;
         file::harden_process();
         let credentials = open_record(&found.id, &found.name, &record, keys)?;
-        let tags = launch::account_tags(&record.username, &record.password);
-        let (value, staged) = launch::issue(
-            &target,
-            (&found.id, &found.name, tags),
-            &credentials,
-            record.width,
-            limits,
-        )?;
+        check_expiry(&found.name, &record, clock::now)?;
+        let account = launch::Account {
+            id: &found.id,
+            name: &found.name,
+            tags: launch::account_tags(&record.username, &record.password),
+            not_after: record.not_after,
+        };
+        let (value, staged) = launch::issue(&target, account, &credentials, record.width, limits)?;
         Ok(Pending {
             value,
-            staged: Staged::Launch(staged),
+            staged: Some(Staged::Launch(staged)),
         })
     }
 
     /// Removes every dead launch record: used up, expired, unreadable, or
     /// revoked (its account rotated, replaced or removed). Returns how many
     /// it removed. The store is only read.
-    pub fn prune_launch_records(&self) -> Result<usize, Error> {
+    fn prune_launch_records(&self) -> Result<usize, Error> {
         let target = file::target_for_write(&self.path, false)?;
         launch::prune(&target, || {
             let bytes = file::read_store(&self.path, file::MAX_REPAIR_BYTES)?;
@@ -295,10 +375,22 @@ impl Store {
         credentials: &Credentials,
         width: usize,
     ) -> Result<Pending<Keys>, Error> {
-        let pending = self.secure_batch(
-            std::slice::from_ref(&(name, credentials)).iter().copied(),
-            width,
-        );
+        self.secure_account_expiring(name, credentials, width, None)
+    }
+
+    /// [`Store::secure_account`] for an account that expires: its keys open
+    /// it up to and including `not_after` (seconds since the Unix epoch,
+    /// which must be in the future), and fail with [`Error::KeysExpired`]
+    /// after. `None` is an account that never expires.
+    pub fn secure_account_expiring(
+        &self,
+        name: &str,
+        credentials: &Credentials,
+        width: usize,
+        not_after: Option<u64>,
+    ) -> Result<Pending<Keys>, Error> {
+        let pending =
+            self.secure_batch_expiring(std::iter::once((name, credentials, not_after)), width);
         match pending {
             Ok(pending) => Ok(pending.map(|mut keys| keys.remove(0))),
             Err(Error::BatchItem { source, .. }) => Err(*source),
@@ -315,12 +407,28 @@ impl Store {
         accounts: impl IntoIterator<Item = (&'c str, &'c Credentials)>,
         width: usize,
     ) -> Result<Pending<Vec<Keys>>, Error> {
+        self.secure_batch_expiring(
+            accounts
+                .into_iter()
+                .map(|(name, credentials)| (name, credentials, None)),
+            width,
+        )
+    }
+
+    /// [`Store::secure_batch`] with a not-after time for each account
+    /// (`None`: it never expires), as [`Store::secure_account_expiring`].
+    pub fn secure_batch_expiring<'c>(
+        &self,
+        accounts: impl IntoIterator<Item = (&'c str, &'c Credentials, Option<u64>)>,
+        width: usize,
+    ) -> Result<Pending<Vec<Keys>>, Error> {
         seal::check_width(width)?;
+        let created = now_or_epoch();
         self.edit(true, |edit| {
             let mut names: HashSet<String> = edit.entries.iter().map(|e| e.name.clone()).collect();
             let mut ids: HashSet<RecordId> = edit.entries.iter().map(|e| e.id).collect();
             let mut issued = Vec::new();
-            for (index, (name, credentials)) in accounts.into_iter().enumerate() {
+            for (index, (name, credentials, not_after)) in accounts.into_iter().enumerate() {
                 let item = |source| Error::BatchItem {
                     index,
                     source: Box::new(source),
@@ -328,13 +436,19 @@ impl Store {
                 format::check_new_name(name)
                     .map_err(|reason| item(Error::InvalidAccountName { reason }))?;
                 check_values(credentials, width).map_err(item)?;
+                check_future(not_after).map_err(item)?;
                 if !names.insert(name.to_owned()) {
                     return Err(item(Error::AccountExists {
                         name: name.to_owned(),
                     }));
                 }
                 let id = fresh_id(&mut ids)?;
-                let (record, keys) = seal_account(id, name, credentials, width, now(), None)?;
+                let times = Times {
+                    created,
+                    rotated: None,
+                    not_after,
+                };
+                let (record, keys) = seal_account(id, name, credentials, width, times)?;
                 edit.entries.push(EditEntry::new(id, name, &record));
                 issued.push(keys);
             }
@@ -343,35 +457,74 @@ impl Store {
     }
 
     /// Seals new credentials for an existing account (a password change):
-    /// new pads, new keys, the old keys fail. Keeps the creation time.
+    /// new pads, new keys, the old keys fail. Keeps the creation time and
+    /// the expiry.
     pub fn replace(
         &self,
         name: &str,
         credentials: &Credentials,
         width: usize,
     ) -> Result<Pending<Keys>, Error> {
+        self.replace_expiring(name, credentials, width, Expiry::Keep)
+    }
+
+    /// [`Store::replace`], setting, keeping or removing the account's
+    /// expiry. An account that has expired may be replaced, when given a
+    /// new expiry or none: that is how it is extended.
+    pub fn replace_expiring(
+        &self,
+        name: &str,
+        credentials: &Credentials,
+        width: usize,
+        expiry: Expiry,
+    ) -> Result<Pending<Keys>, Error> {
         seal::check_width(width)?;
         check_values(credentials, width)?;
+        if let Expiry::NotAfter(t) = expiry {
+            check_future(Some(t))?;
+        }
         self.edit(false, |edit| {
             let index = edit.by_name(name, &self.path)?;
             let id = edit.entries[index].id;
-            let created = edit.entries[index].record(&self.path)?.created;
-            let (record, keys) = seal_account(id, name, credentials, width, created, Some(now()))?;
+            let old = edit.entries[index].record(&self.path)?;
+            let not_after = expiry.apply(old.not_after);
+            check_future(not_after)?;
+            let times = Times {
+                created: old.created,
+                rotated: Some(now_or_epoch()),
+                not_after,
+            };
+            let (record, keys) = seal_account(id, name, credentials, width, times)?;
             edit.entries[index] = EditEntry::new(id, name, &record);
             Ok(keys)
         })
     }
 
     /// Re-seals the account the keys open under new pads, for the same
-    /// credentials and width; once committed, the old keys fail. The change
-    /// holds the account's name and its new keys.
+    /// credentials, width and expiry; once committed, the old keys fail. The
+    /// change holds the account's name and its new keys.
     pub fn rotate(&self, keys: &Keys) -> Result<Pending<(String, Keys)>, Error> {
+        self.rotate_expiring(keys, Expiry::Keep)
+    }
+
+    /// [`Store::rotate`], setting, keeping or removing the account's expiry.
+    /// The keys of an account that has expired still rotate it when given a
+    /// new expiry or none: that is how it is extended (whoever holds them
+    /// and may write the store could XOR the halves anyway).
+    pub fn rotate_expiring(
+        &self,
+        keys: &Keys,
+        expiry: Expiry,
+    ) -> Result<Pending<(String, Keys)>, Error> {
         if keys.kind() == KeyKind::Launch {
             return Err(Error::AccountKeysNeeded {
                 command: "rotate an account",
             });
         }
         file::check_mode_of(&self.path)?;
+        if let Expiry::NotAfter(t) = expiry {
+            check_future(Some(t))?;
+        }
         self.edit(false, |edit| {
             let index = edit
                 .entries
@@ -384,14 +537,15 @@ impl Store {
             let record = edit.entries[index].record(&self.path)?;
             file::harden_process();
             let credentials = open_record(&id, &name, &record, keys)?;
-            let (new_record, new_keys) = seal_account(
-                id,
-                &name,
-                &credentials,
-                record.width,
-                record.created,
-                Some(now()),
-            )?;
+            let not_after = expiry.apply(record.not_after);
+            check_future(not_after)?;
+            let times = Times {
+                created: record.created,
+                rotated: Some(now_or_epoch()),
+                not_after,
+            };
+            let (new_record, new_keys) =
+                seal_account(id, &name, &credentials, record.width, times)?;
             edit.entries[index] = EditEntry::new(id, &name, &new_record);
             Ok((name, new_keys))
         })
@@ -409,20 +563,80 @@ impl Store {
         name: &str,
         width: usize,
     ) -> Result<Pending<Keys>, Error> {
+        self.import_legacy_expiring(file, user_key, pass_key, name, width, None)
+    }
+
+    /// [`Store::import_legacy`] into an account that expires at `not_after`
+    /// (as [`Store::secure_account_expiring`]). Only with the `legacy`
+    /// feature.
+    #[cfg(feature = "legacy")]
+    pub fn import_legacy_expiring(
+        &self,
+        file: &Path,
+        user_key: &crate::legacy::LegacyKey,
+        pass_key: &crate::legacy::LegacyKey,
+        name: &str,
+        width: usize,
+        not_after: Option<u64>,
+    ) -> Result<Pending<Keys>, Error> {
+        check_future(not_after)?;
         let credentials = crate::legacy::recover_legacy(file, user_key, pass_key)?;
-        self.secure_account(name, &credentials, width)
+        self.secure_account_expiring(name, &credentials, width, not_after)
     }
 
     /// Removes an account by name, at once; its keys fail afterwards. Works
     /// on a store that an older otp-link let grow past the size readers
     /// accept, so that it can be shrunk.
     pub fn remove(&self, name: &str) -> Result<(), Error> {
+        self.stage_remove(name)?.commit().map(drop)
+    }
+
+    /// [`Store::remove`] as a [`Pending`] change, holding the removed
+    /// account's record id: for a caller that must do something (write an
+    /// audit record) between staging the change and putting it in effect.
+    pub fn stage_remove(&self, name: &str) -> Result<Pending<RecordId>, Error> {
         self.edit(false, |edit| {
             let index = edit.by_name(name, &self.path)?;
-            edit.entries.remove(index);
-            Ok(())
-        })?
-        .commit()
+            Ok(edit.entries.remove(index).id)
+        })
+    }
+
+    /// Removes every account that has expired, so that its ciphertexts are
+    /// gone for good: the only way to make an expired account unrecoverable,
+    /// since expiry is enforced by otp-link and the clock, not by the
+    /// mathematics. The change holds what it removes; commit it. When
+    /// nothing has expired it holds nothing, and committing it leaves the
+    /// store's file untouched. Each account's not-after time is read from
+    /// the store, without its keys.
+    ///
+    /// Dead launch records are removed too, at once (see
+    /// [`Pruned::launch_records`]).
+    pub fn prune(&self) -> Result<Pending<Pruned>, Error> {
+        let now = clock::now()?;
+        let mut pending = self.edit_if(false, |edit| {
+            let mut pruned = Pruned::default();
+            let mut kept = Vec::with_capacity(edit.entries.len());
+            for entry in edit.entries.drain(..) {
+                let not_after = if format::record_expires(&entry.record) {
+                    entry.record(&self.path)?.not_after
+                } else {
+                    None
+                };
+                match not_after {
+                    Some(not_after) if now > not_after => pruned.accounts.push(PrunedAccount {
+                        name: entry.name.clone(),
+                        record_id: entry.id,
+                        not_after,
+                    }),
+                    _ => kept.push(entry),
+                }
+            }
+            edit.entries = kept;
+            let changed = !pruned.is_empty();
+            Ok((pruned, changed))
+        })?;
+        pending.value.launch_records = self.prune_launch_records()?;
+        Ok(pending)
     }
 
     /// Runs a change under the writers' lock on a fresh read of the store and
@@ -437,6 +651,17 @@ impl Store {
         &self,
         create: bool,
         change: impl FnOnce(&mut Edit) -> Result<T, Error>,
+    ) -> Result<Pending<T>, Error> {
+        self.edit_if(create, |edit| change(edit).map(|value| (value, true)))
+    }
+
+    /// [`Store::edit`] for a change that may find nothing to do: when
+    /// `change` says so (`false`), nothing is written and the pending change
+    /// commits without touching the store.
+    fn edit_if<T>(
+        &self,
+        create: bool,
+        change: impl FnOnce(&mut Edit) -> Result<(T, bool), Error>,
     ) -> Result<Pending<T>, Error> {
         let mut target = file::target_for_write(&self.path, create)?;
         let lock = file::lock(&target)?;
@@ -459,8 +684,19 @@ impl Store {
         let mut edit = Edit {
             entries: entries.iter().map(EditEntry::kept).collect(),
         };
-        let value = change(&mut edit)?;
-        let encoded = format::encode_store(edit.entries.iter().map(|e| e.raw.as_ref()));
+        let (value, changed) = change(&mut edit)?;
+        if !changed {
+            return Ok(Pending {
+                value,
+                staged: None,
+            });
+        }
+        let version = format::version_for(
+            edit.entries
+                .iter()
+                .any(|e| format::record_expires(&e.record)),
+        );
+        let encoded = format::encode_store(edit.entries.iter().map(|e| e.raw.as_ref()), version);
         let size = encoded.len() as u64;
         let old_size = bytes.as_ref().map_or(0, |b| b.bytes.len() as u64);
         if size > format::MAX_STORE_BYTES && size >= old_size {
@@ -471,7 +707,10 @@ impl Store {
             });
         }
         let staged = Staged::Store(file::stage(&target, &encoded, lock)?);
-        Ok(Pending { value, staged })
+        Ok(Pending {
+            value,
+            staged: Some(staged),
+        })
     }
 }
 
@@ -486,11 +725,13 @@ impl Store {
 #[must_use = "a pending change does nothing until it is committed"]
 pub struct Pending<T> {
     value: T,
-    staged: Staged,
+    /// What the change puts in effect: a new store or a new launch record,
+    /// or `None` for a change that changes nothing (a prune of a store where
+    /// nothing has expired), which commits without a write.
+    staged: Option<Staged>,
 }
 
-/// What a [`Pending`] change puts in effect: a new store, or a new launch
-/// record.
+/// A written change, not yet in effect.
 enum Staged {
     Store(file::Staged),
     Launch(launch::Staged),
@@ -517,7 +758,9 @@ impl<T> Pending<T> {
     /// work); [`Error::CommittedUnsynced`] means the change is in effect but
     /// its directory could not be synced.
     pub fn commit(self) -> Result<T, Error> {
-        self.staged.commit()?;
+        if let Some(staged) = self.staged {
+            staged.commit()?;
+        }
         Ok(self.value)
     }
 
@@ -533,6 +776,39 @@ impl<T> std::fmt::Debug for Pending<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Pending { .. }")
     }
+}
+
+/// Refuses a not-after time that is not in the future: keys issued with it
+/// would open nothing. Reads the clock only for a time to check.
+fn check_future(not_after: Option<u64>) -> Result<(), Error> {
+    if let Some(not_after) = not_after {
+        let now = clock::now()?;
+        if not_after <= now {
+            return Err(Error::InvalidExpiry { not_after, now });
+        }
+    }
+    Ok(())
+}
+
+/// Refuses an account that has expired: one with a not-after time earlier
+/// than the clock's `now()`, which is read only for such an account (so a
+/// clock before 1970 stops no account that never expires). The account
+/// opens up to and including its not_after second.
+fn check_expiry(
+    name: &str,
+    record: &Record,
+    now: impl FnOnce() -> Result<u64, Error>,
+) -> Result<(), Error> {
+    if let Some(not_after) = record.not_after {
+        let now = now()?;
+        if now > not_after {
+            return Err(Error::KeysExpired {
+                name: name.to_owned(),
+                reason: Expired::NotAfter { not_after, now },
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Refuses new values that do not fit the width or that no program could be
@@ -627,6 +903,14 @@ fn fresh_id(taken: &mut HashSet<RecordId>) -> Result<RecordId, Error> {
     }
 }
 
+/// An account's times, as its record holds them and its tags bind them.
+#[derive(Clone, Copy)]
+struct Times {
+    created: u64,
+    rotated: Option<u64>,
+    not_after: Option<u64>,
+}
+
 /// Seals both values of an account under fresh pads, bound to its id, name
 /// and times.
 fn seal_account(
@@ -634,14 +918,19 @@ fn seal_account(
     name: &str,
     credentials: &Credentials,
     width: usize,
-    created: u64,
-    rotated: Option<u64>,
+    times: Times,
 ) -> Result<(Record, Keys), Error> {
+    let Times {
+        created,
+        rotated,
+        not_after,
+    } = times;
     let binding = seal::Binding {
         record: &id,
         name,
         created,
         rotated,
+        not_after,
     };
     let (username, user_secret) = seal::seal(
         &binding,
@@ -659,6 +948,7 @@ fn seal_account(
         width,
         created,
         rotated,
+        not_after,
         username,
         password,
     };
@@ -681,6 +971,7 @@ fn open_record(
         name,
         created: record.created,
         rotated: record.rotated,
+        not_after: record.not_after,
     };
     let open = |field, sealed: &Sealed, key: &Key| {
         let secret = key.secret();
@@ -952,7 +1243,7 @@ mod tests {
         for window in [1, 7, 64, 300, file::WINDOW] {
             let got = outcome(store.open_account_windowed(keys, window));
             assert_eq!(got, expected, "window {window}, store {bytes:02x?}");
-            let got = outcome(store.open_account_in(bytes, window, keys));
+            let got = outcome(store.open_account_in(bytes, window, keys, None));
             assert_eq!(
                 got, expected,
                 "in memory, window {window}, store {bytes:02x?}"
@@ -1009,7 +1300,11 @@ mod tests {
         let mut twice: Vec<&[u8]> = raw.iter().map(Vec::as_slice).collect();
         twice.push(&raw[2]);
         twice.push(&[0xff]);
-        check_windows_agree(&store, keys, &format::encode_store(twice.into_iter()));
+        check_windows_agree(
+            &store,
+            keys,
+            &format::encode_store(twice.into_iter(), format::VERSION_PLAIN),
+        );
 
         // Names and record ids that repeat, the wanted account's or not,
         // alone or with damage after them: every one is refused, whatever
@@ -1032,7 +1327,7 @@ mod tests {
                 if damaged {
                     all.push(&[0xff]);
                 }
-                let bytes = format::encode_store(all.into_iter());
+                let bytes = format::encode_store(all.into_iter(), format::VERSION_PLAIN);
                 check_windows_agree(&store, keys, &bytes);
                 let got = outcome(store.open_account_windowed(keys, 64));
                 assert!(got.contains("appears twice"), "{what}: {got}");
@@ -1055,7 +1350,7 @@ mod tests {
             let record = [&record[..at], &[0x19, 0x00], &record[at + 1..]].concat();
             let mut all: Vec<Vec<u8>> = raw.clone();
             all[2] = format::encode_entry(&entries[2].id, entries[2].name, &record);
-            format::encode_store(all.iter().map(Vec::as_slice))
+            format::encode_store(all.iter().map(Vec::as_slice), format::VERSION_PLAIN)
         };
         let long_record = {
             let mut entry = raw[1].clone();
@@ -1064,7 +1359,7 @@ mod tests {
             entry.splice(at..at + 1, [0x59, 0x00]);
             let mut all: Vec<Vec<u8>> = raw.clone();
             all[1] = entry;
-            format::encode_store(all.iter().map(Vec::as_slice))
+            format::encode_store(all.iter().map(Vec::as_slice), format::VERSION_PLAIN)
         };
         for bytes in [long_count, long_width, long_record] {
             check_windows_agree(&store, keys, &bytes);
@@ -1096,8 +1391,14 @@ mod tests {
             good.clone(),
             [&good[..], &[0]].concat(),
             good[..good.len() - 1].to_vec(),
-            format::encode_store([raw[0], raw[1], raw[2], raw[1]].into_iter()),
-            format::encode_store([raw[0], raw[1], raw[2], &renamed].into_iter()),
+            format::encode_store(
+                [raw[0], raw[1], raw[2], raw[1]].into_iter(),
+                format::VERSION_PLAIN,
+            ),
+            format::encode_store(
+                [raw[0], raw[1], raw[2], &renamed].into_iter(),
+                format::VERSION_PLAIN,
+            ),
         ];
         for bytes in &stores {
             use std::os::unix::fs::PermissionsExt;
@@ -1106,7 +1407,7 @@ mod tests {
             for keys in [&keys[0], &keys[2]] {
                 let expected = outcome(open_whole(&store, keys));
                 for window in 1..=bytes.len() + 1 {
-                    let got = outcome(store.open_account_in(bytes, window, keys));
+                    let got = outcome(store.open_account_in(bytes, window, keys, None));
                     assert_eq!(got, expected, "window {window}, store {bytes:02x?}");
                     let got = outcome(store.open_account_windowed(keys, window));
                     assert_eq!(got, expected, "file, window {window}, store {bytes:02x?}");
@@ -1136,7 +1437,8 @@ mod tests {
             (name_twice, "an account name appears twice"),
             (id_twice, "a record id appears twice"),
         ] {
-            let bytes = format::encode_store([first.raw, &repeat[..]].into_iter());
+            let bytes =
+                format::encode_store([first.raw, &repeat[..]].into_iter(), format::VERSION_PLAIN);
             std::fs::write(store.path(), &bytes).unwrap();
             std::fs::set_permissions(store.path(), std::fs::Permissions::from_mode(0o600)).unwrap();
             let refused = |what: &str, result: Result<(), Error>| match result {
@@ -1152,6 +1454,355 @@ mod tests {
             refused("remove", store.remove("a"));
             assert_eq!(std::fs::read(store.path()).unwrap(), bytes);
         }
+    }
+
+    fn now() -> u64 {
+        clock::now().unwrap()
+    }
+
+    /// Secures an account whose not-after time is `not_after`, even one in
+    /// the past, which the API refuses: as if it had been secured earlier.
+    fn secure_with_not_after(store: &Store, name: &str, c: &Credentials, not_after: u64) -> Keys {
+        store
+            .edit(true, |edit| {
+                let mut ids: HashSet<RecordId> = edit.entries.iter().map(|e| e.id).collect();
+                let id = fresh_id(&mut ids)?;
+                let times = Times {
+                    created: not_after.saturating_sub(100),
+                    rotated: None,
+                    not_after: Some(not_after),
+                };
+                let (record, keys) = seal_account(id, name, c, 25, times)?;
+                edit.entries.push(EditEntry::new(id, name, &record));
+                Ok(keys)
+            })
+            .and_then(Pending::commit)
+            .unwrap()
+    }
+
+    fn version_of(store: &Store) -> u64 {
+        let bytes = std::fs::read(store.path()).unwrap();
+        format::parse_header(&bytes).unwrap().version()
+    }
+
+    #[test]
+    fn an_expiring_account_opens_up_to_its_not_after_second_then_fails_with_exit_12() {
+        let (_dir, store) = private_store();
+        let not_after = now() + 3600;
+        let keys = store
+            .secure_account_expiring("db", &creds("u", "p"), 25, Some(not_after))
+            .and_then(Pending::commit)
+            .unwrap();
+        assert_eq!(store.recover(&keys).unwrap().password(), "p");
+        assert_eq!(store.verify(&keys).unwrap(), "db");
+        assert_eq!(store.accounts().unwrap()[0].not_after, Some(not_after));
+        let bytes = std::fs::read(store.path()).unwrap();
+        let at = |t| store.open_account_in(&bytes, file::WINDOW, &keys, Some(t));
+        assert_eq!(at(not_after).unwrap().1.username(), "u");
+        let err = at(not_after + 1).unwrap_err();
+        assert!(
+            matches!(&err, Error::KeysExpired { name, reason: Expired::NotAfter { not_after: t, now: n } }
+                if name == "db" && *t == not_after && *n == not_after + 1),
+            "{err:?}"
+        );
+        assert_eq!(err.exit_code(), 12);
+        let message = err.to_string();
+        assert!(message.contains(&clock::rfc3339(not_after)), "{message}");
+        assert!(
+            message.contains("otp-link rotate --expires-in"),
+            "{message}"
+        );
+        assert!(message.contains("--replace"), "{message}");
+    }
+
+    #[test]
+    fn expired_keys_fail_for_recover_and_verify_but_rotate_with_a_new_expiry() {
+        let (_dir, store) = private_store();
+        let keys = secure_with_not_after(&store, "old", &creds("u", "p"), now() - 10);
+        for result in [
+            store.recover(&keys).map(drop),
+            store.verify(&keys).map(drop),
+        ] {
+            assert!(
+                matches!(result, Err(Error::KeysExpired { .. })),
+                "{result:?}"
+            );
+        }
+        let before = std::fs::read(store.path()).unwrap();
+        // Keeping the expiry that has passed would issue keys that open
+        // nothing: refused, the store unchanged.
+        for result in [
+            store.rotate(&keys).map(drop),
+            store.replace("old", &creds("u", "p2"), 25).map(drop),
+            store
+                .rotate_expiring(&keys, Expiry::NotAfter(now() - 1))
+                .map(drop),
+        ] {
+            let err = result.unwrap_err();
+            assert!(matches!(err, Error::InvalidExpiry { .. }), "{err:?}");
+            assert_eq!(err.exit_code(), 11);
+        }
+        assert_eq!(std::fs::read(store.path()).unwrap(), before);
+        // A wrong key still fails authentication, expired or not.
+        let other = {
+            let (_d, s) = private_store();
+            secure_with_not_after(&s, "x", &creds("a", "b"), now() - 10)
+        };
+        let forged = Keys::new(
+            Key::new(
+                Field::Username,
+                keys.record_id(),
+                crate::primitives::PadMaterial {
+                    pad: other.user().secret().pad.clone(),
+                    mac_key: other.user().secret().mac_key.clone(),
+                },
+            ),
+            Key::new(
+                Field::Password,
+                keys.record_id(),
+                crate::primitives::PadMaterial {
+                    pad: other.pass().secret().pad.clone(),
+                    mac_key: other.pass().secret().mac_key.clone(),
+                },
+            ),
+        )
+        .unwrap();
+        assert!(matches!(
+            store.recover(&forged),
+            Err(Error::AuthenticationFailed)
+        ));
+        // Extended by rotate: new keys that open it, the old ones fail.
+        let later = now() + 86_400;
+        let (name, new_keys) = store
+            .rotate_expiring(&keys, Expiry::NotAfter(later))
+            .and_then(Pending::commit)
+            .unwrap();
+        assert_eq!(name, "old");
+        assert_eq!(store.recover(&new_keys).unwrap().password(), "p");
+        assert!(matches!(
+            store.recover(&keys),
+            Err(Error::AuthenticationFailed)
+        ));
+        assert_eq!(store.accounts().unwrap()[0].not_after, Some(later));
+        // Kept by a plain rotate, removed by Never (and the store is
+        // version 1 again).
+        let (_, kept) = store.rotate(&new_keys).and_then(Pending::commit).unwrap();
+        assert_eq!(store.accounts().unwrap()[0].not_after, Some(later));
+        assert_eq!(version_of(&store), 2);
+        let (_, never) = store
+            .rotate_expiring(&kept, Expiry::Never)
+            .and_then(Pending::commit)
+            .unwrap();
+        assert_eq!(store.accounts().unwrap()[0].not_after, None);
+        assert_eq!(version_of(&store), 1);
+        assert_eq!(store.recover(&never).unwrap().username(), "u");
+        // Replace extends an expired account by name.
+        secure_with_not_after(&store, "old2", &creds("v", "q"), now() - 5);
+        let replaced = store
+            .replace_expiring("old2", &creds("v", "q2"), 25, Expiry::NotAfter(later))
+            .and_then(Pending::commit)
+            .unwrap();
+        assert_eq!(store.recover(&replaced).unwrap().password(), "q2");
+    }
+
+    #[test]
+    fn an_expiry_that_is_not_in_the_future_is_refused_and_nothing_changes() {
+        let (_dir, store) = private_store();
+        let before = std::fs::read(store.path()).unwrap();
+        for t in [0, now() - 1, now()] {
+            let err = store
+                .secure_account_expiring("db", &creds("u", "p"), 25, Some(t))
+                .unwrap_err();
+            assert!(
+                matches!(err, Error::InvalidExpiry { not_after, .. } if not_after == t),
+                "{err:?}"
+            );
+            assert!(err.to_string().contains("not in the future"), "{err}");
+        }
+        let (a, b) = (creds("a", "1"), creds("b", "2"));
+        let err = store
+            .secure_batch_expiring([("a", &a, None), ("b", &b, Some(1))], 25)
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::BatchItem { index: 1, source } if matches!(**source, Error::InvalidExpiry { .. })),
+            "{err:?}"
+        );
+        assert_eq!(err.exit_code(), 11);
+        assert_eq!(std::fs::read(store.path()).unwrap(), before);
+    }
+
+    #[test]
+    fn a_store_is_version_2_exactly_while_an_account_in_it_expires() {
+        let (_dir, store) = private_store();
+        let plain = store
+            .secure_account("plain", &creds("u", "p"), 25)
+            .and_then(Pending::commit)
+            .unwrap();
+        assert_eq!(version_of(&store), 1);
+        let plain_entry = {
+            let bytes = std::fs::read(store.path()).unwrap();
+            format::parse_header(&bytes).unwrap().collect_all().unwrap()[0]
+                .raw
+                .to_vec()
+        };
+        let expiring = store
+            .secure_account_expiring("exp", &creds("e", "q"), 25, Some(now() + 60))
+            .and_then(Pending::commit)
+            .unwrap();
+        assert_eq!(version_of(&store), 2);
+        // Both open; the plain account's entry was copied verbatim.
+        assert_eq!(store.recover(&plain).unwrap().username(), "u");
+        assert_eq!(store.recover(&expiring).unwrap().username(), "e");
+        let bytes = std::fs::read(store.path()).unwrap();
+        assert!(bytes.windows(plain_entry.len()).any(|w| w == plain_entry));
+        store.remove("exp").unwrap();
+        assert_eq!(version_of(&store), 1);
+        assert_eq!(store.recover(&plain).unwrap().username(), "u");
+    }
+
+    #[test]
+    fn a_version_that_does_not_fit_the_records_is_refused() {
+        let (_dir, store) = private_store();
+        let keys = store
+            .secure_account_expiring("exp", &creds("e", "q"), 25, Some(now() + 60))
+            .and_then(Pending::commit)
+            .unwrap();
+        let good = std::fs::read(store.path()).unwrap();
+        let entries = format::parse_header(&good).unwrap().collect_all().unwrap();
+        let v1 = format::encode_store([entries[0].raw].into_iter(), format::VERSION_PLAIN);
+        let plain = {
+            let (_d, s) = private_store();
+            s.secure_account("plain", &creds("u", "p"), 25)
+                .and_then(Pending::commit)
+                .unwrap();
+            std::fs::read(s.path()).unwrap()
+        };
+        let plain_entries = format::parse_header(&plain).unwrap().collect_all().unwrap();
+        let v2 = format::encode_store([plain_entries[0].raw].into_iter(), format::VERSION_EXPIRY);
+        for (bytes, reason) in [
+            (
+                v1,
+                "an account record holds a not_after time, which a version 1 store cannot hold",
+            ),
+            (
+                v2,
+                "it is of version 2 but no account in it expires (such a store is version 1)",
+            ),
+        ] {
+            check_windows_agree(&store, &keys, &bytes);
+            let got = outcome(store.open_account_windowed(&keys, 64));
+            assert!(got.contains(reason), "{got}");
+            assert!(
+                matches!(store.accounts(), Err(Error::StoreCorrupt { reason: r, .. }) if r == reason)
+            );
+        }
+    }
+
+    /// The tag binds the not_after time: changed, removed or added on disk,
+    /// the keys fail authentication (exit 4), never open the account as if
+    /// it expired later or never.
+    #[test]
+    fn a_not_after_time_changed_in_the_store_fails_authentication() {
+        let (_dir, store) = private_store();
+        let not_after = now() + 60;
+        let expiring = store
+            .secure_account_expiring("exp", &creds("e", "q"), 25, Some(not_after))
+            .and_then(Pending::commit)
+            .unwrap();
+        let plain = store
+            .secure_account("plain", &creds("u", "p"), 25)
+            .and_then(Pending::commit)
+            .unwrap();
+        let good = std::fs::read(store.path()).unwrap();
+        let entries = format::parse_header(&good).unwrap().collect_all().unwrap();
+        let with = |of: usize, not_after: Option<u64>| {
+            let mut record = format::decode_record(entries[of].record).unwrap();
+            record.not_after = not_after;
+            let record = format::encode_record(&record);
+            let entry = format::encode_entry(&entries[of].id, entries[of].name, &record);
+            let mut all: Vec<&[u8]> = entries.iter().map(|e| e.raw).collect();
+            all[of] = &entry;
+            let version = format::version_for(all.iter().enumerate().any(|(i, _)| {
+                if i == of {
+                    not_after.is_some()
+                } else {
+                    entries[i].expires
+                }
+            }));
+            format::encode_store(all.into_iter(), version)
+        };
+        for (bytes, keys) in [
+            (with(0, Some(not_after + 1)), &expiring),
+            (with(0, Some(u64::MAX)), &expiring),
+            (with(0, None), &expiring),
+            (with(1, Some(not_after)), &plain),
+        ] {
+            check_windows_agree(&store, keys, &bytes);
+            assert!(matches!(
+                store.recover(keys),
+                Err(Error::AuthenticationFailed)
+            ));
+        }
+    }
+
+    #[test]
+    fn prune_removes_expired_accounts_only_and_does_nothing_when_none_has() {
+        let (_dir, store) = private_store();
+        let plain = store
+            .secure_account("plain", &creds("u", "p"), 25)
+            .and_then(Pending::commit)
+            .unwrap();
+        let gone = secure_with_not_after(&store, "gone", &creds("g", "h"), now() - 10);
+        let later = store
+            .secure_account_expiring("later", &creds("l", "m"), 25, Some(now() + 3600))
+            .and_then(Pending::commit)
+            .unwrap();
+        let before = std::fs::read(store.path()).unwrap();
+        // A pruning not committed changes nothing.
+        let pending = store.prune().unwrap();
+        assert_eq!(pending.value().accounts.len(), 1);
+        drop(pending);
+        assert_eq!(std::fs::read(store.path()).unwrap(), before);
+        let pruned = store.prune().and_then(Pending::commit).unwrap();
+        assert_eq!(
+            pruned.accounts,
+            vec![PrunedAccount {
+                name: "gone".into(),
+                record_id: gone.record_id(),
+                not_after: store_not_after(&before, "gone"),
+            }]
+        );
+        assert!(matches!(
+            store.recover(&gone),
+            Err(Error::UnknownRecord { .. })
+        ));
+        assert_eq!(store.recover(&plain).unwrap().username(), "u");
+        assert_eq!(store.recover(&later).unwrap().username(), "l");
+        let names: Vec<String> = store
+            .accounts()
+            .unwrap()
+            .into_iter()
+            .map(|a| a.name)
+            .collect();
+        assert_eq!(names, ["plain", "later"]);
+        // Nothing more to prune: the file is not even rewritten.
+        let inode = |p: &Path| {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata(p).unwrap().ino()
+        };
+        let (bytes, ino) = (std::fs::read(store.path()).unwrap(), inode(store.path()));
+        assert!(store.prune().and_then(Pending::commit).unwrap().is_empty());
+        assert_eq!(std::fs::read(store.path()).unwrap(), bytes);
+        assert_eq!(inode(store.path()), ino);
+    }
+
+    fn store_not_after(bytes: &[u8], name: &str) -> u64 {
+        let entries = format::parse_header(bytes).unwrap().collect_all().unwrap();
+        let entry = entries.iter().find(|e| e.name == name).unwrap();
+        format::decode_record(entry.record)
+            .unwrap()
+            .not_after
+            .unwrap()
     }
 
     #[cfg(unix)]

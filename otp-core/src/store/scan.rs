@@ -121,23 +121,25 @@ fn scan<const HOLDS_ALL: bool>(
     // The header, then `remaining` entries. A parse that fails before the
     // window reaches the end of the store is retried on a longer one (see
     // format::Accounts::resume).
-    let mut remaining = loop {
+    let (mut remaining, version) = loop {
         let (window, _, eof) = stream.window();
         match format::parse_header(window) {
             Ok(accounts) => {
                 let (remaining, consumed) = (accounts.remaining(), accounts.consumed());
+                let version = accounts.version();
                 stream.consume(consumed);
-                break remaining;
+                break (remaining, version);
             }
             Err(e) if eof => return Err(ScanError::Store(e)),
             Err(_) => stream.fill()?,
         }
     };
     let mut seen = UniqueEntries::for_entries(remaining);
+    let mut any_expires = false;
     let mut found: Option<FoundEntry> = None;
     loop {
         let (window, base, eof) = stream.window();
-        let mut accounts = format::Accounts::resume(window, base, remaining);
+        let mut accounts = format::Accounts::resume(window, base, remaining, version);
         // The entries of a window that holds the whole store; and the last
         // entry boundary reached.
         let mut entries = Vec::new();
@@ -146,6 +148,7 @@ fn scan<const HOLDS_ALL: bool>(
             match accounts.next_entry() {
                 Ok(Some(entry)) => {
                     seen.add(&entry);
+                    any_expires |= entry.expires;
                     if entry.id == wanted {
                         found = Some(FoundEntry {
                             id: entry.id,
@@ -175,7 +178,10 @@ fn scan<const HOLDS_ALL: bool>(
                 format::check_unique(&entries).map_err(ScanError::Store)?;
             }
             return match end {
-                None => Ok(Pass::Done(found)),
+                None => {
+                    format::check_version(version, any_expires).map_err(ScanError::Store)?;
+                    Ok(Pass::Done(found))
+                }
                 Some(failure) => Err(ScanError::Store(failure)),
             };
         }

@@ -135,13 +135,14 @@ impl Dir {
         #[cfg(unix)]
         {
             use rustix::fs::OFlags;
-            let flags = OFlags::WRONLY
-                | OFlags::CREATE
-                | OFlags::EXCL
-                | OFlags::NOFOLLOW
-                | OFlags::CLOEXEC;
-            let fd =
-                rustix::fs::openat(&self.fd, name, flags, rustix::fs::Mode::from_raw_mode(0o600))?;
+            let flags =
+                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            let fd = rustix::fs::openat(
+                &self.fd,
+                name,
+                flags,
+                rustix::fs::Mode::from_raw_mode(0o600),
+            )?;
             Ok(File::from(fd))
         }
         #[cfg(not(unix))]

@@ -24,13 +24,12 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::error::WhyDead;
+use crate::clock;
 use crate::key::{Key, KeyKind, Keys};
 use crate::primitives::{Field, RecordId};
 use crate::seal::{self, Sealed, TAG_LEN};
 use crate::store::file::{self, Target};
-use crate::time::now;
-use crate::{Credentials, Error};
+use crate::{Credentials, Error, Expired};
 use dir::{Dir, Refused};
 use record::LaunchRecord;
 
@@ -73,8 +72,7 @@ impl LaunchLimits {
                 ),
             });
         }
-        if self.ttl < Duration::from_secs(1) || self.ttl > MAX_TTL || self.ttl.subsec_nanos() != 0
-        {
+        if self.ttl < Duration::from_secs(1) || self.ttl > MAX_TTL || self.ttl.subsec_nanos() != 0 {
             return Err(Error::InvalidLaunchLimits {
                 reason: "launch keys live from one second to seven days, in whole seconds; choose --ttl such as 30s, 5m, 2h or 1d".into(),
             });
@@ -93,8 +91,10 @@ pub struct LaunchKeys {
     pub keys: Keys,
     /// How many times they open them.
     pub uses: u32,
-    /// Until when, in seconds since the Unix epoch (exclusive).
-    pub expires: u64,
+    /// The last second in which they open them, in seconds since the Unix
+    /// epoch: `ttl` after they were issued, or the account's own not-after
+    /// time if that comes first.
+    pub not_after: u64,
 }
 
 /// What an account's state is bound to in its launch records: its two
@@ -220,9 +220,9 @@ fn read_record(dir: &Dir, count: u32, private: bool) -> Result<Option<LaunchReco
 
 /// Opens the launch record the keys name, as readers do: every directory
 /// and the file private and not links. A record that is not there is
-/// [`WhyDead::Gone`].
+/// [`Expired::LaunchGone`].
 fn open_record(store: &Path, id: &RecordId) -> Result<(Opened, LaunchRecord), Error> {
-    let gone = Error::LaunchKeysDead { why: WhyDead::Gone };
+    let gone = dead(String::new(), Expired::LaunchGone);
     let path = launch_dir_path(store);
     let launch = match Dir::open(&path) {
         Ok(dir) => dir,
@@ -256,6 +256,10 @@ fn open_record(store: &Path, id: &RecordId) -> Result<(Opened, LaunchRecord), Er
     }
 }
 
+fn dead(name: String, reason: Expired) -> Error {
+    Error::KeysExpired { name, reason }
+}
+
 /// Opens the launch record the keys name and its credentials, and, when
 /// `consume`, spends one of its uses before returning them. Fails unless
 /// the keys authenticate the record, the deadline has not passed, a use is
@@ -277,12 +281,17 @@ pub(crate) fn open(
     };
     let mut username = open_field(Field::Username, &record.username, keys.user())?;
     let mut password = open_field(Field::Password, &record.password, keys.pass())?;
-    let dead = |why| Error::LaunchKeysDead { why };
     let alive = |count: u32| {
-        if now() >= record.expires {
-            Err(dead(WhyDead::Expired { at: record.expires }))
+        let now = clock::now()?;
+        if now > record.not_after {
+            let not_after = record.not_after;
+            Err(dead(
+                String::new(),
+                Expired::LaunchExpired { not_after, now },
+            ))
         } else if count >= record.uses {
-            Err(dead(WhyDead::UsedUp { uses: record.uses }))
+            let uses = record.uses;
+            Err(dead(String::new(), Expired::LaunchUsedUp { uses }))
         } else {
             Ok(())
         }
@@ -290,7 +299,8 @@ pub(crate) fn open(
     alive(opened.count)?;
     let name = match account(&record.account)? {
         Some((name, tags)) if tags == record.account_tags => name,
-        _ => return Err(dead(WhyDead::Revoked)),
+        Some((name, _)) => return Err(dead(name, Expired::LaunchRevoked)),
+        None => return Err(dead(String::new(), Expired::LaunchRevoked)),
     };
     if consume {
         loop {
@@ -302,7 +312,7 @@ pub(crate) fn open(
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     match find_count(&opened.dir)? {
                         Some(count) => opened.count = count,
-                        None => return Err(dead(WhyDead::Gone)),
+                        None => return Err(dead(name, Expired::LaunchGone)),
                     }
                     alive(opened.count)?;
                 }
@@ -452,30 +462,46 @@ impl Drop for Staged {
     }
 }
 
-/// Issues a launch record for the account whose id, name, record tags,
-/// width and credentials are given, in the launch directory of `target`,
-/// after removing the dead records there. The record is written, not yet
-/// in effect.
+/// The account a launch record is issued for: its id, name, tags (which
+/// the record binds) and not-after time (which the record's cannot pass).
+pub(crate) struct Account<'a> {
+    pub(crate) id: &'a RecordId,
+    pub(crate) name: &'a str,
+    pub(crate) tags: [u8; 2 * TAG_LEN],
+    pub(crate) not_after: Option<u64>,
+}
+
+/// Issues a launch record for `account`, whose credentials and width are
+/// given, in the launch directory of `target`, after removing the dead
+/// records there. The record is written, not yet in effect. Its keys open
+/// it until the end of the second `ttl - 1` seconds after this one, so for
+/// between `ttl - 1` and `ttl` seconds, never longer; and not after the
+/// account expires.
 pub(crate) fn issue(
     target: &Target,
-    account: (&RecordId, &str, [u8; 2 * TAG_LEN]),
+    account: Account<'_>,
     credentials: &Credentials,
     width: usize,
     limits: LaunchLimits,
 ) -> Result<(LaunchKeys, Staged), Error> {
     limits.check()?;
-    let (account_id, name, account_tags) = account;
+    let Account {
+        id: account_id,
+        name,
+        tags: account_tags,
+        not_after: account_not_after,
+    } = account;
     let launch = launch_dir_of(target, true)?.expect("created when missing");
-    let issued = now();
+    let issued = clock::now()?;
     let _ = clean_up(&launch, issued, None);
     let id = RecordId::random()?;
-    let expires = issued + limits.ttl.as_secs();
+    let not_after = (issued + limits.ttl.as_secs() - 1).min(account_not_after.unwrap_or(u64::MAX));
     let binding = seal::LaunchBinding {
         launch: &id,
         account: account_id,
         account_tags: &account_tags,
         issued,
-        expires,
+        not_after,
         uses: limits.uses,
     };
     let seal_field = |field, value: &str| seal::seal(&binding, field, width, value.as_bytes());
@@ -486,7 +512,7 @@ pub(crate) fn issue(
         account_tags,
         width,
         issued,
-        expires,
+        not_after,
         uses: limits.uses,
         username,
         password,
@@ -507,7 +533,9 @@ pub(crate) fn issue(
         committed: false,
     };
     #[cfg(unix)]
-    give_to_owner(target, &pending_path, |o, g| staged.launch.chown(&pending, o, g))?;
+    give_to_owner(target, &pending_path, |o, g| {
+        staged.launch.chown(&pending, o, g)
+    })?;
     let dir = staged
         .launch
         .child(&pending)
@@ -531,7 +559,7 @@ pub(crate) fn issue(
         account: name.to_owned(),
         keys,
         uses: record.uses,
-        expires: record.expires,
+        not_after: record.not_after,
     };
     Ok((issued_keys, staged))
 }
@@ -546,15 +574,13 @@ fn is_dead(
 ) -> Option<bool> {
     match record {
         // A record of a later version is that version's to judge.
-        Err(Error::LaunchRecordCorrupt { reason, .. }) if reason.contains("format version") => {
-            None
-        }
+        Err(Error::LaunchRecordCorrupt { reason, .. }) if reason.contains("format version") => None,
         Err(Error::LaunchRecordCorrupt { .. }) => Some(true),
         Err(_) => None,
         Ok(None) => Some(true),
         Ok(Some(r)) => Some(
             count >= r.uses
-                || now >= r.expires
+                || now > r.not_after
                 || accounts.is_some_and(|a| a.get(&r.account) != Some(&r.account_tags)),
         ),
     }
@@ -598,7 +624,7 @@ fn clean_up(
         };
         let dead = if pending.is_some() {
             match &record {
-                Ok(Some(r)) => now >= r.expires,
+                Ok(Some(r)) => now > r.not_after,
                 _ => launch
                     .modified(&name)
                     .ok()
@@ -659,7 +685,7 @@ pub(crate) fn prune(
         .names()
         .map_err(|e| Error::io("listing", launch.path(), e))?;
     let tags = current()?;
-    clean_up(&launch, now(), Some((&tags, &names)))
+    clean_up(&launch, clock::now()?, Some((&tags, &names)))
 }
 
 /// How many live launch records each account has: not used up, not
@@ -679,7 +705,7 @@ pub(crate) fn outstanding(
     let names = launch
         .names()
         .map_err(|e| Error::io("listing", launch.path(), e))?;
-    let now = now();
+    let now = clock::now()?;
     for name in names.iter().filter(|n| parse_id(n).is_some()) {
         let Ok(dir) = launch.child(name) else {
             continue;

@@ -30,7 +30,7 @@ pub(crate) struct LaunchRecord {
     pub(crate) account_tags: [u8; 2 * TAG_LEN],
     pub(crate) width: usize,
     pub(crate) issued: u64,
-    pub(crate) expires: u64,
+    pub(crate) not_after: u64,
     pub(crate) uses: u32,
     pub(crate) username: Sealed,
     pub(crate) password: Sealed,
@@ -44,7 +44,7 @@ impl LaunchRecord {
             account: &self.account,
             account_tags: &self.account_tags,
             issued: self.issued,
-            expires: self.expires,
+            not_after: self.not_after,
             uses: self.uses,
         }
     }
@@ -103,8 +103,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<LaunchRecord> {
     let width = width as usize;
     c.key("issued")?;
     let issued = c.uint("the issuing time")?;
-    c.key("expires")?;
-    let expires = c.uint("the expiry time")?;
+    c.key("not_after")?;
+    let not_after = c.uint("the not-after time")?;
     c.key("uses")?;
     let uses = c.uint("the use limit")?;
     if !(1..=u64::from(MAX_USES)).contains(&uses) {
@@ -122,7 +122,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<LaunchRecord> {
         account_tags,
         width,
         issued,
-        expires,
+        not_after,
         uses: uses as u32,
         username,
         password,
@@ -146,7 +146,7 @@ pub(crate) fn encode(record: &LaunchRecord) -> Vec<u8> {
     for (key, value) in [
         ("width", record.width as u64),
         ("issued", record.issued),
-        ("expires", record.expires),
+        ("not_after", record.not_after),
         ("uses", u64::from(record.uses)),
     ] {
         e.text(key, None).expect(w);
@@ -170,7 +170,7 @@ mod tests {
             account_tags: [9; 32],
             width,
             issued: 1_795_600_000,
-            expires: 1_795_600_060,
+            not_after: 1_795_600_060,
             uses,
             username: sealed(1),
             password: sealed(2),
@@ -189,7 +189,11 @@ mod tests {
     fn records_round_trip_and_the_largest_fits_the_size_limit() {
         for (width, uses) in [(3, 1), (64, 17), (101, MAX_USES)] {
             let bytes = encode(&sample(width, uses));
-            assert!(bytes.len() as u64 <= MAX_RECORD_BYTES / 8, "{}", bytes.len());
+            assert!(
+                bytes.len() as u64 <= MAX_RECORD_BYTES / 8,
+                "{}",
+                bytes.len()
+            );
             let back = decode(&bytes).unwrap();
             assert_eq!(encode(&back), bytes);
             assert_eq!((back.width, back.uses), (width, uses));
