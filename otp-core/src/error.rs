@@ -316,6 +316,19 @@ impl Error {
         }
     }
 
+    /// The name of the account the error is about, when it names one.
+    pub fn account_name(&self) -> Option<&str> {
+        match self {
+            // Launch keys that are not known to open an account have none.
+            Error::KeysExpired { name, .. } if name.is_empty() => None,
+            Error::UnknownAccount { name, .. }
+            | Error::AccountExists { name }
+            | Error::KeysExpired { name, .. } => Some(name),
+            Error::BatchItem { source, .. } => source.account_name(),
+            _ => None,
+        }
+    }
+
     /// True when the error is an operating-system refusal to access a file
     /// (`EACCES`/`EPERM`), as opposed to other I/O failures.
     pub fn is_permission_denied(&self) -> bool {

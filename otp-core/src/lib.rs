@@ -50,9 +50,16 @@ pub use store::{
 };
 
 /// Recovers the credentials the keys open from the store at the default
-/// location ([`default_store_path`]); launch keys spend one of their uses
-/// ([`Store::recover`]). For another store use [`Store::at`] and
-/// [`Store::recover`].
+/// location ([`default_store_path`]), as `otp-link recover` does: an
+/// account that has expired is [`Error::KeysExpired`], launch keys spend
+/// one of their uses ([`Store::recover`]), and when `OTP_LINK_AUDIT` names
+/// an audit log the use is recorded there first (a log that cannot be
+/// written fails the call, [`Error::AuditLog`]). For another store use
+/// [`Store::at`] and [`Store::recover`], which write no audit record.
 pub fn recover(keys: &Keys) -> Result<Credentials, Error> {
-    Store::at(default_store_path()?).recover(keys)
+    let store = Store::at(default_store_path()?);
+    match audit::AuditLog::from_env()? {
+        Some(log) => audit::recover_logged(&log, &store, keys),
+        None => store.recover(keys),
+    }
 }

@@ -49,6 +49,9 @@ pub enum Layer {
     Auth,
     /// Frame after a valid tag (AuthenticationFailed, exit 4).
     Frame,
+    /// Expiry, after both tags verified, at the vector's `now`
+    /// (KeysExpired, exit 12).
+    Expired,
 }
 
 /// The intermediate values of one sealed field.
@@ -99,6 +102,13 @@ pub struct Vector {
     pub created: u64,
     /// The sealed account's rotation time, or null.
     pub rotated: Option<u64>,
+    /// The sealed account's not-after time; absent when it never expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_after: Option<u64>,
+    /// The reader's clock at the check, seconds since the epoch; present
+    /// when the sealed account expires (absent: any time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub now: Option<u64>,
     /// The sealed account's frame width.
     pub width: usize,
     /// The sealed account's record id, hex.
@@ -176,6 +186,7 @@ struct Account {
     width: usize,
     created: u64,
     rotated: Option<u64>,
+    not_after: Option<u64>,
     user: Sealed,
     pass: Sealed,
 }
@@ -188,6 +199,7 @@ impl Account {
             width,
             created: 1_795_600_000,
             rotated: None,
+            not_after: None,
             user: Sealed::new(rng, username, width),
             pass: Sealed::new(rng, password, width),
         }
@@ -199,6 +211,7 @@ impl Account {
             record_id: self.record_id,
             created: self.created,
             rotated: self.rotated,
+            not_after: self.not_after,
             username: self.user.as_vector_value(),
             password: self.pass.as_vector_value(),
         }
@@ -231,6 +244,7 @@ impl Account {
             width: self.width,
             created: self.created,
             rotated: self.rotated,
+            not_after: self.not_after,
             username: seal(Field::Username),
             password: seal(Field::Password),
         }
@@ -248,6 +262,7 @@ fn vector(
     store: &[u8],
     account: &Account,
     keys: (String, String),
+    now: Option<u64>,
 ) -> Vector {
     let success = fails_at == Layer::None;
     let text = |s: &Sealed| String::from_utf8(s.value.clone()).expect("vector values are UTF-8");
@@ -262,6 +277,8 @@ fn vector(
         name: account.name.clone(),
         created: account.created,
         rotated: account.rotated,
+        not_after: account.not_after,
+        now,
         width: account.width,
         record_id: hex::encode(account.record_id),
         user: account
@@ -311,7 +328,19 @@ struct Fixtures {
     twin_name: Account,
     /// `a`'s record id, named "second".
     twin_id: Account,
+    /// Expires at the start of 2100: open at every `now` of the vectors.
+    expiring: Account,
+    /// Expired on 2026-11-25, before every `now` of the vectors but one.
+    expired: Account,
 }
+
+/// When `expiring` expires: 2100-01-01T00:00:00Z.
+const IN_2100: u64 = 4_102_444_800;
+/// When `expired` expired: 2026-11-25T20:20:00Z, after its creation.
+const IN_2026: u64 = 1_795_650_000;
+/// The `now` of the vectors whose account expires, unless one says
+/// otherwise: a day after every account's creation, after `IN_2026`.
+const NOW: u64 = 1_795_686_400;
 
 impl Fixtures {
     fn draw() -> Self {
@@ -335,6 +364,10 @@ impl Fixtures {
         let twin_name = Account::new(&mut rng, "first", 64, "twin-user", "twin-pass");
         let mut twin_id = Account::new(&mut rng, "second", 64, "b-user", "b-pass");
         twin_id.record_id = a.record_id;
+        let mut expiring = Account::new(&mut rng, "until-2100", 32, "temp-user", "temp-pass");
+        expiring.not_after = Some(IN_2100);
+        let mut expired = Account::new(&mut rng, "contractor", 32, "c-user", "c-pass");
+        expired.not_after = Some(IN_2026);
         Fixtures {
             w25,
             w64,
@@ -346,6 +379,8 @@ impl Fixtures {
             narrow,
             twin_name,
             twin_id,
+            expiring,
+            expired,
         }
     }
 
@@ -366,6 +401,8 @@ struct Case<'f> {
     store: Vec<u8>,
     account: &'f Account,
     keys: (String, String),
+    /// The reader's clock: [`NOW`] when the account expires, else none.
+    now: Option<u64>,
 }
 
 impl<'f> Case<'f> {
@@ -375,6 +412,15 @@ impl<'f> Case<'f> {
             store,
             account,
             keys: (account.user_key(), account.pass_key()),
+            now: account.not_after.map(|_| NOW),
+        }
+    }
+
+    /// The same case, checked when the clock reads `now`.
+    fn at(self, now: u64) -> Self {
+        Case {
+            now: Some(now),
+            ..self
         }
     }
 
@@ -384,6 +430,7 @@ impl<'f> Case<'f> {
             store,
             account,
             keys,
+            now: account.not_after.map(|_| NOW),
         }
     }
 }
@@ -583,11 +630,11 @@ const ROWS: &[Row] = &[
         },
     },
     Row {
-        name: "fail-version-2",
-        description: "a store declaring format version 2",
+        name: "fail-version-3",
+        description: "a store declaring format version 3",
         fails_at: Layer::Version,
         make: |f| {
-            let store = replace_once(&f.one(), b"gversion\x01", b"gversion\x02");
+            let store = replace_once(&f.one(), b"gversion\x01", b"gversion\x03");
             Case::own(store, &f.w25)
         },
     },
@@ -657,6 +704,81 @@ const ROWS: &[Row] = &[
         fails_at: Layer::Store,
         make: |f| Case::own(store_of(&[&f.a, &f.twin_id]), &f.a),
     },
+    // Accounts that expire (format version 2).
+    Row {
+        name: "ok-expiry-before-not-after",
+        description: "an account that expires at 2100-01-01T00:00:00Z beside one that does not, in a version 2 store, opened at `now`",
+        fails_at: Layer::None,
+        make: |f| Case::own(store_of(&[&f.w25, &f.expiring]), &f.expiring),
+    },
+    Row {
+        name: "ok-expiry-at-the-last-second",
+        description: "an account opened at `now` equal to its not_after: the not_after second is included",
+        fails_at: Layer::None,
+        make: |f| Case::own(store_of(&[&f.expiring]), &f.expiring).at(IN_2100),
+    },
+    Row {
+        name: "ok-expiry-plain-account-in-version-2",
+        description: "the account without expiry of a version 2 store: its tags are of the version 1 message, label 'otp-link tag v1'",
+        fails_at: Layer::None,
+        make: |f| Case::own(store_of(&[&f.w25, &f.expiring]), &f.w25),
+    },
+    Row {
+        name: "fail-expired",
+        description: "an account whose not_after (2026-11-25T20:20:00Z) is before `now`: its tags verify, and it is refused as expired",
+        fails_at: Layer::Expired,
+        make: |f| Case::own(store_of(&[&f.w25, &f.expired]), &f.expired),
+    },
+    Row {
+        name: "fail-auth-not-after-edited",
+        description: "the expired account's not_after changed in the store to 2100-01-01T00:00:00Z, to open it again: the tags bind it",
+        fails_at: Layer::Auth,
+        make: |f| {
+            let mut raw = f.expired.raw();
+            raw.not_after = Some(IN_2100);
+            Case::own(vectors::encode_store_raw(&[raw]), &f.expired)
+        },
+    },
+    Row {
+        name: "fail-auth-not-after-removed",
+        description: "the not_after entry removed from an expiring account's record (a version 1 store): its tags are of the version 2 message",
+        fails_at: Layer::Auth,
+        make: |f| {
+            let mut raw = f.expiring.raw();
+            raw.not_after = None;
+            Case::own(vectors::encode_store_raw(&[raw]), &f.expiring)
+        },
+    },
+    Row {
+        name: "fail-auth-not-after-added",
+        description: "a not_after entry added to the record of an account that never expired (a version 2 store): its tags are of the version 1 message",
+        fails_at: Layer::Auth,
+        make: |f| {
+            let mut raw = f.w25.raw();
+            raw.not_after = Some(IN_2100);
+            Case::own(vectors::encode_store_raw(&[raw]), &f.w25).at(NOW)
+        },
+    },
+    Row {
+        name: "fail-store-not-after-in-version-1",
+        description: "an account record with a not_after entry in a store declaring version 1",
+        fails_at: Layer::Store,
+        make: |f| {
+            let e = &f.expiring;
+            let record = vectors::encode_record(&e.as_vector_account()).expect("fits");
+            let store = vectors::encode_store_entries_as(&[(e.record_id, &e.name, &record)], 1);
+            Case::own(store, e)
+        },
+    },
+    Row {
+        name: "fail-store-version-2-without-expiry",
+        description: "a store declaring version 2 in which no account expires (a writer makes it version 1)",
+        fails_at: Layer::Store,
+        make: |f| {
+            let store = replace_once(&f.one(), b"gversion\x01", b"gversion\x02");
+            Case::own(store, &f.w25)
+        },
+    },
 ];
 
 /// The names of every vector, in the order `generate` gives them.
@@ -676,6 +798,7 @@ pub fn generate() -> Vec<(String, Vector)> {
                 &case.store,
                 case.account,
                 case.keys,
+                case.now,
             );
             (row.name.to_owned(), vector)
         })

@@ -61,7 +61,7 @@ fn vectors_cover_every_layer() {
         .map(|(_, v)| format!("{:?}", v.fails_at))
         .collect();
     for layer in [
-        "None", "Key", "Pair", "Store", "Version", "Record", "Auth", "Frame",
+        "None", "Key", "Pair", "Store", "Version", "Record", "Auth", "Frame", "Expired",
     ] {
         assert!(layers.contains(layer), "no vector fails at {layer}");
     }
@@ -116,13 +116,22 @@ vectors!(
     fail_record_unknown,
     fail_store_truncated,
     fail_store_format_tag,
-    fail_version_2,
+    fail_version_3,
     fail_frame_length_digits,
     fail_frame_not_utf8,
     fail_store_integer_not_shortest,
     fail_store_length_not_shortest,
     fail_store_name_twice,
     fail_store_id_twice,
+    ok_expiry_before_not_after,
+    ok_expiry_at_the_last_second,
+    ok_expiry_plain_account_in_version_2,
+    fail_expired,
+    fail_auth_not_after_edited,
+    fail_auth_not_after_removed,
+    fail_auth_not_after_added,
+    fail_store_not_after_in_version_1,
+    fail_store_version_2_without_expiry,
 );
 
 #[test]
@@ -158,15 +167,28 @@ fn layer_of<T>(result: &Result<T, Error>) -> Layer {
         Err(Error::UnknownRecord { .. }) => Layer::Record,
         // Auth and frame failures are one error by design.
         Err(Error::AuthenticationFailed) => Layer::Auth,
+        Err(Error::KeysExpired { .. }) => Layer::Expired,
         Err(other) => panic!("unexpected error {other:?}"),
     }
 }
 
-/// `recover` (through the file, so through the windowed reader) fails at
-/// the vector's layer, or gives its values; so does the same scan over the
-/// bytes in memory at window sizes that split the store anywhere; and the
-/// readers that take the store whole (`list`, `parse_store`) refuse it
-/// exactly when its layer is the store's.
+/// The same scan over the bytes in memory, with the clock at the vector's
+/// `now` when it has one.
+fn in_memory(v: &Vector, bytes: &[u8], window: usize, keys: &Keys) -> Result<(), Error> {
+    match v.now {
+        Some(now) => otp_core::vectors::recover_from_bytes_at(bytes, window, keys, now),
+        None => otp_core::vectors::recover_from_bytes(bytes, window, keys),
+    }
+    .map(drop)
+}
+
+/// `recover` (through the file, so through the windowed reader, and on the
+/// system clock) fails at the vector's layer, or gives its values; so does
+/// the same scan over the bytes in memory, at the vector's `now`, at window
+/// sizes that split the store anywhere; and the readers that take the store
+/// whole (`list`, `parse_store`) refuse it exactly when its layer is the
+/// store's. The vectors' times are chosen so that any clock between their
+/// creation (2026-11-25) and 2100 agrees with their `now`.
 fn library_reads_as_its_layer_says(module: &str) {
     let (name, v) = load(module);
     let dir = tempfile::tempdir().unwrap();
@@ -185,7 +207,7 @@ fn library_reads_as_its_layer_says(module: &str) {
     let bytes = hex::decode(&v.store).unwrap();
     if let Ok(keys) = Keys::parse(&v.user_key, &v.pass_key) {
         for window in [1, 7, 64, 100, bytes.len() + 1] {
-            let in_memory = otp_core::vectors::recover_from_bytes(&bytes, window, &keys);
+            let in_memory = in_memory(&v, &bytes, window, &keys);
             assert_eq!(layer_of(&in_memory), expected, "{name}, window {window}");
         }
     }
@@ -226,6 +248,9 @@ fn binary_exits_with_its_layers_code(module: &str) {
     assert_eq!(expected == 0, v.fails_at == Layer::None, "{name}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(code, expected, "{name}: {stderr}");
+    if v.fails_at == Layer::Expired {
+        assert_eq!(code, 12, "{name}: keys used up or expired");
+    }
     if code == 0 {
         let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(got["username"], v.username.clone().unwrap(), "{name}");
@@ -281,8 +306,12 @@ fn success_vectors_rederive_from_the_spec() {
             // Ciphertext: frame XOR pad.
             let ct: Vec<u8> = frame.iter().zip(h(&f.pad)).map(|(a, b)| a ^ b).collect();
             assert_eq!(ct, h(&f.ciphertext), "{name}");
-            // MAC message and Poly1305 tag.
-            let mut msg = b"otp-link tag v1".to_vec();
+            // MAC message and Poly1305 tag: label v2 and the not_after
+            // time for an account that expires.
+            let mut msg = match v.not_after {
+                None => b"otp-link tag v1".to_vec(),
+                Some(_) => b"otp-link tag v2".to_vec(),
+            };
             msg.extend(&rid);
             msg.push(letter);
             msg.push(v.width as u8);
@@ -295,6 +324,9 @@ fn success_vectors_rederive_from_the_spec() {
                     msg.push(1);
                     msg.extend(t.to_be_bytes());
                 }
+            }
+            if let Some(t) = v.not_after {
+                msg.extend(t.to_be_bytes());
             }
             msg.extend(&frame);
             assert_eq!(msg, h(&f.mac_message), "{name}");
@@ -337,9 +369,10 @@ fn success_vector_stores_decode_with_a_generic_cbor_decoder() {
         let keys: Vec<_> = top.iter().map(|(k, _)| k.as_text().unwrap()).collect();
         assert_eq!(keys, ["format", "version", "accounts"], "{name}");
         assert_eq!(map_get(top, "format").as_text(), Some("otp-link store"));
-        assert_eq!(map_get(top, "version").as_integer(), Some(1.into()));
+        let version = map_get(top, "version").as_integer().unwrap();
         let accounts = map_get(top, "accounts").as_array().unwrap();
         let mut found = false;
+        let mut any_expires = false;
         for entry in accounts {
             let entry = entry.as_array().unwrap();
             assert_eq!(entry.len(), 3);
@@ -349,13 +382,25 @@ fn success_vector_stores_decode_with_a_generic_cbor_decoder() {
             let record: Value = ciborium::from_reader(&entry[2].as_bytes().unwrap()[..]).unwrap();
             let record = record.as_map().unwrap();
             let keys: Vec<_> = record.iter().map(|(k, _)| k.as_text().unwrap()).collect();
-            assert_eq!(
-                keys,
-                ["width", "created", "rotated", "username", "password"],
-                "{name}"
-            );
+            let expires = keys.contains(&"not_after");
+            any_expires |= expires;
+            let expected: &[&str] = if expires {
+                &[
+                    "width",
+                    "created",
+                    "rotated",
+                    "not_after",
+                    "username",
+                    "password",
+                ]
+            } else {
+                &["width", "created", "rotated", "username", "password"]
+            };
+            assert_eq!(keys, expected, "{name}");
             if hex::encode(id) == v.record_id {
                 found = true;
+                let not_after = expires.then(|| map_get(record, "not_after").as_integer().unwrap());
+                assert_eq!(not_after, v.not_after.map(Into::into), "{name}");
                 assert_eq!(
                     map_get(record, "width").as_integer(),
                     Some((v.width as u64).into())
@@ -372,6 +417,8 @@ fn success_vector_stores_decode_with_a_generic_cbor_decoder() {
             }
         }
         assert!(found, "{name}: the vector's record is not in its store");
+        // Version 2 exactly when an account of the store expires.
+        assert_eq!(version, if any_expires { 2 } else { 1 }.into(), "{name}");
         // Neither value appears in the store bytes.
         for value in [v.username.unwrap(), v.password.unwrap()] {
             if value.len() >= 4 {

@@ -289,11 +289,17 @@ impl Store {
     /// while a use is left and their not-after time has not passed, and
     /// spend a use first: [`Error::KeysExpired`] once they cannot.
     pub fn recover(&self, keys: &Keys) -> Result<Credentials, Error> {
+        self.open(keys).map(|(_, credentials)| credentials)
+    }
+
+    /// The name of the account the keys open, and its credentials: what
+    /// [`Store::recover`] and [`Store::verify`] give, in one read. Launch
+    /// keys spend a use, as for [`Store::recover`].
+    pub fn open(&self, keys: &Keys) -> Result<(String, Credentials), Error> {
         match keys.kind() {
             KeyKind::Account => self.open_account(keys),
             KeyKind::Launch => self.open_launch(keys, true),
         }
-        .map(|(_, credentials)| credentials)
     }
 
     /// The name of the account the keys open; fails exactly where
