@@ -18,6 +18,8 @@ pub(crate) mod dir;
 mod record;
 
 pub use record::MAX_USES;
+#[cfg(feature = "test-vectors")]
+pub(crate) use record::{encode as encode_record, LaunchRecord as LaunchRecordParts};
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -32,6 +34,10 @@ use crate::store::file::{self, Target};
 use crate::{Credentials, Error, Expired};
 use dir::{Dir, Refused};
 use record::LaunchRecord;
+
+/// Every account's current tags ([`account_tags`]), by record id: what a
+/// launch record is checked against for revocation.
+pub(crate) type CurrentTags = HashMap<RecordId, [u8; 2 * TAG_LEN]>;
 
 /// The longest time to live launch keys may have: seven days.
 pub const MAX_TTL: Duration = Duration::from_secs(7 * 86_400);
@@ -570,7 +576,7 @@ fn is_dead(
     record: Result<Option<&LaunchRecord>, &Error>,
     count: u32,
     now: u64,
-    accounts: Option<&HashMap<RecordId, [u8; 2 * TAG_LEN]>>,
+    accounts: Option<&CurrentTags>,
 ) -> Option<bool> {
     match record {
         // A record of a later version is that version's to judge.
@@ -594,7 +600,7 @@ fn is_dead(
 fn clean_up(
     launch: &Dir,
     now: u64,
-    accounts: Option<(&HashMap<RecordId, [u8; 2 * TAG_LEN]>, &[String])>,
+    accounts: Option<(&CurrentTags, &[String])>,
 ) -> Result<usize, Error> {
     let names = match accounts {
         Some((_, names)) => names.to_vec(),
@@ -676,7 +682,7 @@ fn remove_record(dir: &Dir) -> io::Result<()> {
 /// one issued from a newer store is never taken for revoked.
 pub(crate) fn prune(
     target: &Target,
-    current: impl FnOnce() -> Result<HashMap<RecordId, [u8; 2 * TAG_LEN]>, Error>,
+    current: impl FnOnce() -> Result<CurrentTags, Error>,
 ) -> Result<usize, Error> {
     let Some(launch) = launch_dir_of(target, false)? else {
         return Ok(0);
@@ -693,7 +699,7 @@ pub(crate) fn prune(
 /// that cannot be read are not counted.
 pub(crate) fn outstanding(
     store: &Path,
-    current: &HashMap<RecordId, [u8; 2 * TAG_LEN]>,
+    current: &CurrentTags,
 ) -> Result<HashMap<RecordId, usize>, Error> {
     let mut counts = HashMap::new();
     let path = launch_dir_path(store);
