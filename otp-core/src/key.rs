@@ -419,6 +419,37 @@ mod tests {
     }
 
     #[test]
+    fn launch_keys_round_trip_under_their_own_prefix_and_pair_only_with_their_kind() {
+        let launch = |field| {
+            let key = sample(field, 101);
+            Key::of_kind(KeyKind::Launch, field, key.record, key.secret)
+        };
+        let text = launch(Field::Username).to_secret_text();
+        let text = text.expose_secret();
+        assert!(text.starts_with("otpl1-u-"), "{text}");
+        assert_eq!(text.len(), MAX_KEY_TEXT);
+        let back: Key = text.parse().unwrap();
+        assert_eq!(back.kind(), KeyKind::Launch);
+        assert_eq!(back.to_secret_text().expose_secret(), text);
+        // The checksum covers the prefix: an account key cannot be made a
+        // launch key, or the other way round, by editing it.
+        let relabelled = text.replacen("otpl1-", "otp1-", 1);
+        assert!(matches!(
+            relabelled.parse::<Key>(),
+            Err(Error::MalformedKey { reason }) if reason.contains("checksum")
+        ));
+        assert!(Keys::new(launch(Field::Username), launch(Field::Password)).is_ok());
+        assert!(matches!(
+            Keys::new(launch(Field::Username), sample(Field::Password, 25)),
+            Err(Error::MismatchedKeys { reason }) if reason.contains("launch key")
+        ));
+        assert!(matches!(
+            text.to_uppercase().parse::<Key>(),
+            Err(Error::MalformedKey { reason }) if reason.contains("uppercase")
+        ));
+    }
+
+    #[test]
     fn debug_hides_the_pad() {
         let key = sample(Field::Username, 25);
         let shown = format!("{key:?}");

@@ -309,22 +309,10 @@ pub(crate) fn open(
         None => return Err(dead(String::new(), Expired::LaunchRevoked)),
     };
     if consume {
-        loop {
-            let (from, to) = (opened.count.to_string(), (opened.count + 1).to_string());
-            match opened.dir.rename(&from, &to) {
-                Ok(()) => break,
-                // Another reader spent use `count + 1` first; the record
-                // under its new name is the same file.
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    match find_count(&opened.dir)? {
-                        Some(count) => opened.count = count,
-                        None => return Err(dead(name, Expired::LaunchGone)),
-                    }
-                    alive(opened.count)?;
-                }
-                Err(e) => return Err(Error::io("spending a use of", opened.dir.join(&from), e)),
-            }
-        }
+        spend(&mut opened, alive).map_err(|e| match e {
+            Error::KeysExpired { reason, .. } => dead(name.clone(), reason),
+            e => e,
+        })?;
     }
     Ok((
         name,
@@ -333,6 +321,30 @@ pub(crate) fn open(
             std::mem::take(&mut *password),
         ),
     ))
+}
+
+/// Spends one use of an opened record: renames its file `K` to `K + 1`,
+/// and when another reader renamed `K` first, finds the new `K`, checks
+/// with `alive` that a use is left, and tries again. Fails as gone when
+/// the record was removed meanwhile (a clean-up removes the file first, so
+/// a reader holding the record finds nothing to rename).
+fn spend(opened: &mut Opened, alive: impl Fn(u32) -> Result<(), Error>) -> Result<(), Error> {
+    loop {
+        let (from, to) = (opened.count.to_string(), (opened.count + 1).to_string());
+        match opened.dir.rename(&from, &to) {
+            Ok(()) => return Ok(()),
+            // Another reader spent use `count + 1` first; the record under
+            // its new name is the same file.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                match find_count(&opened.dir)? {
+                    Some(count) => opened.count = count,
+                    None => return Err(dead(String::new(), Expired::LaunchGone)),
+                }
+                alive(opened.count)?;
+            }
+            Err(e) => return Err(Error::io("spending a use of", opened.dir.join(&from), e)),
+        }
+    }
 }
 
 /// The launch directory of a store a writer has checked: created (mode
@@ -726,4 +738,215 @@ pub(crate) fn outstanding(
         }
     }
     Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Pending, Store};
+
+    fn creds() -> Credentials {
+        Credentials::new("scott".into(), "tiger".into())
+    }
+
+    /// A store with one account, and the account's keys.
+    fn account() -> (tempfile::TempDir, Store, Keys) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path().join("store.cbor"));
+        let keys = store
+            .secure_account("db", &creds(), 25)
+            .and_then(Pending::commit)
+            .unwrap();
+        (dir, store, keys)
+    }
+
+    fn issue(store: &Store, keys: &Keys, uses: u32) -> LaunchKeys {
+        let limits = LaunchLimits {
+            uses,
+            ..LaunchLimits::default()
+        };
+        store.issue(keys, limits).and_then(Pending::commit).unwrap()
+    }
+
+    fn reason<T>(result: Result<T, Error>) -> Option<Expired> {
+        match result {
+            Err(Error::KeysExpired { reason, .. }) => Some(reason),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn only_canonical_counts_and_ids_are_record_names() {
+        assert_eq!(parse_count("0"), Some(0));
+        assert_eq!(parse_count("17"), Some(17));
+        for bad in [
+            "",
+            "00",
+            "01",
+            "-1",
+            "+1",
+            "1a",
+            " 1",
+            ".nfs0001",
+            "99999999999",
+        ] {
+            assert_eq!(parse_count(bad), None, "{bad:?}");
+        }
+        let id = "0123456789abcdef0123456789abcdef";
+        assert!(parse_id(id).is_some());
+        for bad in [
+            &id[1..],
+            &id.to_uppercase(),
+            "0123456789abcdef0123456789abcdeg",
+        ] {
+            assert!(parse_id(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    /// The reason a clean-up removes a record's file before its directory:
+    /// a reader that opened the record just before finds nothing to rename,
+    /// and spends nothing.
+    #[test]
+    fn a_reader_holding_a_record_that_a_clean_up_removes_spends_nothing() {
+        let (_dir, store, keys) = account();
+        let launch = issue(&store, &keys, 1);
+        let (mut opened, record) = open_record(store.path(), &launch.keys.record_id()).unwrap();
+        assert_eq!((opened.count, record.uses), (0, 1));
+        remove_record(&opened.dir).unwrap();
+        let launch_dir = Dir::open(&launch_dir_path(store.path())).ok().unwrap();
+        launch_dir
+            .remove_dir(&launch.keys.record_id().to_string())
+            .unwrap();
+        assert_eq!(
+            reason(spend(&mut opened, |_| Ok(()))),
+            Some(Expired::LaunchGone)
+        );
+        assert_eq!(
+            reason(store.recover(&launch.keys)),
+            Some(Expired::LaunchGone)
+        );
+    }
+
+    /// Threads of one process racing to spend the last use of one record
+    /// (the 16-process race is in tests/tests/launch.rs): one wins.
+    #[test]
+    fn of_many_spenders_of_one_use_exactly_one_wins() {
+        let (_dir, store, keys) = account();
+        for uses in [1, 3] {
+            let launch = issue(&store, &keys, uses);
+            let won: usize = std::thread::scope(|scope| {
+                let spenders: Vec<_> = (0..16)
+                    .map(|_| scope.spawn(|| store.recover(&launch.keys).is_ok()))
+                    .collect();
+                spenders
+                    .into_iter()
+                    .map(|s| usize::from(s.join().unwrap()))
+                    .sum()
+            });
+            assert_eq!(won, uses as usize);
+            assert_eq!(
+                reason(store.recover(&launch.keys)),
+                Some(Expired::LaunchUsedUp { uses })
+            );
+        }
+    }
+
+    #[test]
+    fn verify_spends_nothing_and_a_dropped_issue_leaves_nothing() {
+        let (dir, store, keys) = account();
+        let launch = issue(&store, &keys, 1);
+        for _ in 0..3 {
+            assert_eq!(store.verify(&launch.keys).unwrap(), "db");
+        }
+        assert_eq!(store.recover(&launch.keys).unwrap().password(), "tiger");
+        assert!(store.verify(&launch.keys).is_err());
+        let pending = store.issue(&keys, LaunchLimits::default()).unwrap();
+        assert_eq!(
+            reason(store.recover(&pending.value().keys)),
+            Some(Expired::LaunchGone),
+            "a launch record in effect before its commit"
+        );
+        drop(pending);
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("store.cbor.launch"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        // The spent record went with the second issue's clean-up, and the
+        // discarded one with its drop.
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    /// `issue` removes used-up records and keeps live ones; a pending one
+    /// is kept while its issuer may still be writing it.
+    #[test]
+    fn issue_removes_used_up_records_and_keeps_live_and_pending_ones() {
+        let (dir, store, keys) = account();
+        let spent = issue(&store, &keys, 1);
+        store.recover(&spent.keys).unwrap();
+        let live = issue(&store, &keys, 2);
+        let launch_dir = dir.path().join("store.cbor.launch");
+        let pending = launch_dir.join("0123456789abcdef0123456789abcdef.new");
+        std::fs::create_dir(&pending).unwrap();
+        let _third = issue(&store, &keys, 1);
+        assert!(!launch_dir.join(spent.keys.record_id().to_string()).exists());
+        assert!(launch_dir.join(live.keys.record_id().to_string()).exists());
+        assert!(pending.exists(), "a fresh pending record was removed");
+        assert_eq!(store.recover(&live.keys).unwrap().username(), "scott");
+        let infos = store.accounts().unwrap();
+        assert_eq!(infos[0].launch_records, 2);
+    }
+
+    /// Launch keys never outlive the account they open.
+    #[test]
+    fn launch_keys_of_an_expiring_account_expire_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path().join("store.cbor"));
+        let not_after = clock::now().unwrap() + 100;
+        let keys = store
+            .secure_account_expiring("db", &creds(), 25, Some(not_after))
+            .and_then(Pending::commit)
+            .unwrap();
+        let limits = LaunchLimits {
+            uses: 1,
+            ttl: MAX_TTL,
+        };
+        let launch = store
+            .issue(&keys, limits)
+            .and_then(Pending::commit)
+            .unwrap();
+        assert_eq!(launch.not_after, not_after);
+        let short = LaunchLimits {
+            uses: 1,
+            ttl: Duration::from_secs(10),
+        };
+        let launch = store.issue(&keys, short).and_then(Pending::commit).unwrap();
+        assert!(launch.not_after < not_after);
+    }
+
+    #[test]
+    fn limits_outside_their_bounds_are_refused_before_anything_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path().join("missing.cbor"));
+        let (_d, _s, keys) = account();
+        for (uses, ttl) in [(0, 60), (MAX_USES + 1, 60), (1, 0), (1, 7 * 86_400 + 1)] {
+            let limits = LaunchLimits {
+                uses,
+                ttl: Duration::from_secs(ttl),
+            };
+            let err = store.issue(&keys, limits).unwrap_err();
+            assert!(matches!(err, Error::InvalidLaunchLimits { .. }), "{err:?}");
+            assert_eq!(err.exit_code(), 2);
+        }
+        let launch = {
+            let (_d2, s2, k2) = account();
+            issue(&s2, &k2, 1).keys
+        };
+        for err in [
+            store.issue(&launch, LaunchLimits::default()).unwrap_err(),
+            store.rotate(&launch).unwrap_err(),
+        ] {
+            assert!(matches!(err, Error::AccountKeysNeeded { .. }), "{err:?}");
+            assert_eq!(err.exit_code(), 3);
+        }
+    }
 }
