@@ -292,6 +292,17 @@ impl StoreStream {
         let _ = path;
         Ok(())
     }
+
+    /// [`StoreStream::check_private`] for a writer that decrypts (`issue`,
+    /// as [`check_mode_of`] for `rotate`): the mode only, since whose store
+    /// it may write has been decided ([`target_for_write`]).
+    pub(crate) fn check_mode(&self, path: &Path) -> Result<(), Error> {
+        #[cfg(unix)]
+        check_mode(path, &self.metadata)?;
+        #[cfg(not(unix))]
+        let _ = path;
+        Ok(())
+    }
 }
 
 /// Refuses a file (or a directory) of the store's secret half that group or

@@ -116,6 +116,15 @@ pub struct PrunedAccount {
     pub not_after: u64,
 }
 
+/// Who decrypts from the store: a reader (recover, verify, exec), or a
+/// writer whose right to the store was checked before (`issue`, which root
+/// may run for another user's store as it may `rotate` it).
+#[derive(Clone, Copy)]
+enum Reading {
+    Reader,
+    Writer,
+}
+
 /// A store file, named by its path.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -200,7 +209,7 @@ impl Store {
         keys: &Keys,
         window: usize,
     ) -> Result<(String, Credentials), Error> {
-        let (found, record) = self.find(keys.record_id(), window)?;
+        let (found, record) = self.find(keys.record_id(), window, Reading::Reader)?;
         file::harden_process();
         let credentials = open_record(&found.id, &found.name, &record, keys)?;
         check_expiry(&found.name, &record, clock::now)?;
@@ -209,8 +218,14 @@ impl Store {
 
     /// The account of record id `id` and its decoded record, read as
     /// `recover` reads the store (through a window, to its end, refusing a
-    /// store others could read); [`Error::UnknownRecord`] when it has none.
-    fn find(&self, id: RecordId, window: usize) -> Result<(FoundEntry, Record), Error> {
+    /// store others could read, and for a reader one of another owner);
+    /// [`Error::UnknownRecord`] when it has none.
+    fn find(
+        &self,
+        id: RecordId,
+        window: usize,
+        reading: Reading,
+    ) -> Result<(FoundEntry, Record), Error> {
         let open = || file::StoreStream::open(&self.path, window);
         let (mut stream, scanned) = scan::find_entry(open, id)?;
         let scanned = match scanned {
@@ -221,7 +236,10 @@ impl Store {
                 Err(self.format_error(e))
             }
         };
-        stream.check_private(&self.path)?;
+        match reading {
+            Reading::Reader => stream.check_private(&self.path)?,
+            Reading::Writer => stream.check_mode(&self.path)?,
+        }
         self.decode_found(scanned?)
     }
 
@@ -231,7 +249,7 @@ impl Store {
     /// expired.
     fn open_launch(&self, keys: &Keys, consume: bool) -> Result<(String, Credentials), Error> {
         launch::open(&self.path, keys, consume, |account| {
-            match self.find(*account, file::WINDOW) {
+            match self.find(*account, file::WINDOW, Reading::Reader) {
                 Ok((found, record)) => {
                     check_expiry(&found.name, &record, clock::now)?;
                     let tags = launch::account_tags(&record.username, &record.password);
@@ -330,7 +348,7 @@ impl Store {
         }
         limits.check()?;
         let target = file::target_for_write(&self.path, false)?;
-        let (found, record) = self.find(keys.record_id(), file::WINDOW)?;
+        let (found, record) = self.find(keys.record_id(), file::WINDOW, Reading::Writer)?;
         file::harden_process();
         let credentials = open_record(&found.id, &found.name, &record, keys)?;
         check_expiry(&found.name, &record, clock::now)?;
