@@ -257,7 +257,7 @@ fn sixteen_processes_racing_for_one_use_exactly_one_wins() {
 /// its limit.
 #[test]
 fn readers_killed_at_random_moments_never_grant_an_extra_use() {
-    const ROUNDS: usize = 12;
+    const ROUNDS: usize = 24;
     const READERS: usize = 8;
     const USES: usize = 3;
     let (_dir, store, account) = store_with_account();
@@ -274,35 +274,18 @@ fn readers_killed_at_random_moments_never_grant_an_extra_use() {
             .map(|_| {
                 // Half are killed, after 0 to 16 ms (log-uniform): before
                 // they start, while they read the store, verify, rename, or
-                // print.
+                // print. Every other round, all are killed the moment the
+                // first rename shows instead.
                 (rng.next_u32() % 2 == 0).then(|| {
                     Duration::from_micros(u64::from(rng.next_u32()) % (1 << (rng.next_u32() % 15)))
                 })
             })
             .collect();
-        let outputs: Vec<Output> = thread::scope(|scope| {
-            let handles: Vec<_> = delays
-                .iter()
-                .map(|&delay| {
-                    let (store, pair) = (&store, &pair);
-                    scope.spawn(move || {
-                        let mut command = otp(store);
-                        command
-                            .args(["recover", &pair.user_key, &pair.pass_key])
-                            .stdin(Stdio::null())
-                            .stdout(Stdio::piped())
-                            .stderr(Stdio::piped());
-                        let mut child = command.spawn().expect("a reader");
-                        if let Some(delay) = delay {
-                            thread::sleep(delay);
-                            let _ = child.kill();
-                        }
-                        child.wait_with_output().expect("a reader")
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
-        });
+        let outputs: Vec<Output> = if round % 2 == 0 {
+            killed_at_random(&store, &pair, &delays)
+        } else {
+            killed_at_a_rename(&store, &pair, READERS)
+        };
         let killed = outputs
             .iter()
             .filter(|o| o.status.signal() == Some(9))
@@ -348,6 +331,57 @@ fn readers_killed_at_random_moments_never_grant_an_extra_use() {
         "{ROUNDS} rounds of {READERS} readers: {killed_total} killed, {granted_total} uses granted, {lost_total} lost with killed readers"
     );
     assert!(killed_total > 0, "no reader was killed");
+    // Lost uses are those of readers killed between their rename and their
+    // print: that the count can say so shows the kills reach that window.
+}
+
+fn reader(store: &Path, pair: &LaunchPair) -> std::process::Child {
+    let mut command = otp(store);
+    command
+        .args(["recover", &pair.user_key, &pair.pass_key])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command.spawn().expect("a reader")
+}
+
+/// Readers of one pair, each SIGKILLed after its delay, if it has one.
+fn killed_at_random(store: &Path, pair: &LaunchPair, delays: &[Option<Duration>]) -> Vec<Output> {
+    thread::scope(|scope| {
+        let handles: Vec<_> = delays
+            .iter()
+            .map(|&delay| {
+                scope.spawn(move || {
+                    let mut child = reader(store, pair);
+                    if let Some(delay) = delay {
+                        thread::sleep(delay);
+                        let _ = child.kill();
+                    }
+                    child.wait_with_output().expect("a reader")
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+/// Readers of one pair, all SIGKILLed the moment the first rename of its
+/// record file shows: the winner between its rename and its print, the
+/// others wherever they are.
+fn killed_at_a_rename(store: &Path, pair: &LaunchPair, count: usize) -> Vec<Output> {
+    let before = record_files(store, pair);
+    let mut children: Vec<_> = (0..count).map(|_| reader(store, pair)).collect();
+    let start = std::time::Instant::now();
+    while record_files(store, pair) == before && start.elapsed() < HANG {
+        thread::yield_now();
+    }
+    for child in &mut children {
+        let _ = child.kill();
+    }
+    children
+        .into_iter()
+        .map(|c| c.wait_with_output().expect("a reader"))
+        .collect()
 }
 
 #[test]
