@@ -332,7 +332,8 @@ fn readers_killed_at_random_moments_never_grant_an_extra_use() {
     );
     assert!(killed_total > 0, "no reader was killed");
     // Lost uses are those of readers killed between their rename and their
-    // print: that the count can say so shows the kills reach that window.
+    // print, the window the kills at a rename aim at (they rarely hit it:
+    // it is a few microseconds).
 }
 
 fn reader(store: &Path, pair: &LaunchPair) -> std::process::Child {
