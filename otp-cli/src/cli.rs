@@ -23,10 +23,14 @@ Exit codes:
   9    permission: store readable by others or owned by another user, a
        planted lock or temporary file, or access denied
   10   other input/output error (disk full, stdout lost), the store lock was
-       busy too long, or a change could not be put (durably) into effect
+       busy too long, a change could not be put (durably) into effect, the
+       audit log cannot be written, or the clock reads before 1970
   11   value rejected: too long for the width, a NUL byte, not UTF-8, an
-       invalid account name, or a store that would pass 64 MiB
-  12   launch keys used up, expired or revoked (issue new ones)
+       invalid account name, a store that would pass 64 MiB, or an expiry
+       that is not in the future
+  12   keys used up or expired: the account's not-after time has passed
+       (extend it with rotate --expires-in, or secure-account --replace);
+       launch keys used up, expired or revoked (issue new ones)
   1    any other failure
   126  exec: the program could not be run; 127: it was not found
   130  interrupted with Ctrl-C at a prompt";
@@ -46,6 +50,13 @@ pub struct Cli {
     /// directory, e.g. ~/.local/share/otp-link/store.cbor]
     #[arg(long, global = true, value_name = "PATH")]
     pub store: Option<PathBuf>,
+
+    /// Append a record of every use of an account to this audit log (one
+    /// JSON line each, never a secret); the command fails (exit 10) before
+    /// it releases or changes anything when the log cannot be written
+    /// [default: $OTP_LINK_AUDIT, else none]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub audit: Option<PathBuf>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -68,13 +79,20 @@ pub enum Command {
     /// On Unix otp-link replaces itself with PROGRAM; elsewhere it waits and
     /// passes PROGRAM's exit status through.
     Exec(Exec),
-    /// List the accounts: names, widths, creation and rotation times.
+    /// List the accounts: names, widths, creation, rotation and expiry times.
     List(List),
     /// Re-seal an account under new pads and print its new keys; the old keys
     /// stop working.
     Rotate(Rotate),
     /// Remove an account; its keys stop working.
     Remove(Remove),
+    /// Remove every account that has expired, and say which; and every dead
+    /// launch record (used up, expired or revoked), and say how many.
+    ///
+    /// Expiry is enforced by otp-link and the clock, not by the mathematics:
+    /// whoever holds both halves could still XOR them. Removing an expired
+    /// account's ciphertexts is what makes it unrecoverable for good.
+    Prune(Prune),
     /// Check that two keys open an account of the store and print its name.
     ///
     /// Launch keys are checked without spending a use.
@@ -87,9 +105,6 @@ pub enum Command {
     /// child, so a key read from ps is worth nothing once the child has used
     /// it. Rotate, secure-account --replace and remove revoke them.
     Issue(Issue),
-    /// Remove every dead launch record (used up, expired or revoked) and say
-    /// how many.
-    Prune,
     /// Import an account from a Secure-Python-Link account file.
     ImportLegacy(ImportLegacy),
     /// Print a shell completion script.
@@ -151,6 +166,24 @@ pub struct KeyArgs {
     pub keys_env: Option<String>,
 }
 
+/// When an account stops opening: options of the commands that seal.
+#[derive(Args, Debug)]
+pub struct ExpiryArgs {
+    /// Make the account expire DURATION from now: 90d, 12h, 30m, 45s, or
+    /// several (1d12h); afterwards its keys fail with exit 12.
+    #[arg(long, value_name = "DURATION", value_parser = crate::expiry::parse_duration,
+          conflicts_with_all = ["not_after", "no_expiry"])]
+    pub expires_in: Option<u64>,
+    /// Make the account expire at TIMESTAMP (RFC 3339 with an offset, e.g.
+    /// 2027-03-01T00:00:00Z); it opens up to and including that second.
+    #[arg(long, value_name = "TIMESTAMP", value_parser = crate::expiry::parse_timestamp,
+          conflicts_with = "no_expiry")]
+    pub not_after: Option<u64>,
+    /// Remove the account's expiry (rotate and --replace keep it otherwise).
+    #[arg(long)]
+    pub no_expiry: bool,
+}
+
 /// Options shared by commands that seal.
 #[derive(Args, Debug)]
 pub struct WidthArg {
@@ -168,12 +201,15 @@ pub struct SecureAccount {
     pub account: Option<String>,
     #[command(flatten)]
     pub width: WidthArg,
+    #[command(flatten)]
+    pub expiry: ExpiryArgs,
     /// Replace an existing account's credentials and issue new keys; the old
     /// keys stop working.
     #[arg(long, conflicts_with = "batch")]
     pub replace: bool,
-    /// Read JSON lines {"account", "username", "password"} from stdin and
-    /// print one JSON line {"account", "user_key", "pass_key"} for each.
+    /// Read JSON lines {"account", "username", "password"} (and optionally
+    /// "not_after", an RFC 3339 time, over the expiry options) from stdin
+    /// and print one JSON line {"account", "user_key", "pass_key"} for each.
     #[arg(long)]
     pub batch: bool,
     /// How to print the keys.
@@ -222,13 +258,23 @@ pub struct List {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ListFormat::Text)]
     pub format: ListFormat,
+    /// List only the accounts that expire within DURATION from now (90d,
+    /// 12h, 30m, 45s), and those that have expired: for a monitoring job.
+    #[arg(long, value_name = "DURATION", value_parser = crate::expiry::parse_duration)]
+    pub expiring_within: Option<u64>,
 }
+
+/// `prune`.
+#[derive(Args, Debug)]
+pub struct Prune {}
 
 /// `rotate`.
 #[derive(Args, Debug)]
 pub struct Rotate {
     #[command(flatten)]
     pub keys: KeyArgs,
+    #[command(flatten)]
+    pub expiry: ExpiryArgs,
     /// How to print the new keys.
     #[arg(long, value_enum, default_value_t = KeysFormat::Text)]
     pub format: KeysFormat,
@@ -257,10 +303,10 @@ pub struct Issue {
     #[arg(long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=i64::from(otp_core::MAX_USES)))]
     pub uses: u32,
-    /// How long they do: a number and s, m, h or d (30s, 5m, 2h, 1d); at
-    /// most 7d.
+    /// How long they do: a number and a unit, d, h, m or s (30s, 5m, 2h,
+    /// 1d); at most 7d.
     #[arg(long, value_name = "DURATION", default_value = "60s",
-          value_parser = crate::duration::parse_ttl)]
+          value_parser = crate::expiry::parse_ttl)]
     pub ttl: Duration,
     /// How to print the launch keys.
     #[arg(long, value_enum, default_value_t = KeysFormat::Text)]
@@ -282,6 +328,8 @@ pub struct ImportLegacy {
     pub account: String,
     #[command(flatten)]
     pub width: WidthArg,
+    #[command(flatten)]
+    pub expiry: ExpiryArgs,
     /// How to print the new keys.
     #[arg(long, value_enum, default_value_t = KeysFormat::Text)]
     pub format: KeysFormat,

@@ -18,31 +18,75 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::cli::{self, Cli, Command, FieldArg, KeyArgs, KeysFormat, ListFormat, RecoverFormat};
-use crate::{input, CliError};
+use crate::trail::Trail;
+use crate::{expiry, input, CliError};
 
-/// Runs the parsed command line.
+/// Runs the parsed command line: opens the audit log first, when one is
+/// configured, so that no account is used that it does not record.
 pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
-    let store = || -> Result<PathBuf, CliError> {
-        match &cli.store {
+    let explicit = cli.store.clone();
+    let store = move || -> Result<PathBuf, CliError> {
+        match &explicit {
             Some(path) => Ok(path.clone()),
             None => Ok(otp_core::default_store_path()?),
         }
     };
-    match cli.command {
-        Command::SecureAccount(args) if args.batch => secure_batch(store()?, args.width.width),
+    let mut trail = Trail::open(cli.audit.as_deref(), event(&cli.command), store().ok())?;
+    match dispatch(cli.command, &store, &mut trail) {
+        Ok(code) => Ok(code),
+        Err(error) => Err(trail.failed(error)),
+    }
+}
+
+/// The name a command's audit records carry, or `None` for the commands
+/// that use no account.
+fn event(command: &Command) -> Option<&'static str> {
+    Some(match command {
+        Command::SecureAccount(args) if args.batch => "secure-batch",
+        Command::SecureAccount(args) if args.replace => "replace",
+        Command::SecureAccount(_) => "secure-account",
+        Command::Recover(_) => "recover",
+        Command::Exec(_) => "exec",
+        Command::Rotate(_) => "rotate",
+        Command::Remove(_) => "remove",
+        Command::Prune(_) => "prune",
+        Command::Verify(_) => "verify",
+        Command::Issue(_) => "issue",
+        Command::ImportLegacy(_) => "import-legacy",
+        Command::List(_) | Command::Completions(_) | Command::Man => return None,
+    })
+}
+
+fn dispatch(
+    command: Command,
+    store: &dyn Fn() -> Result<PathBuf, CliError>,
+    trail: &mut Trail,
+) -> Result<ExitCode, CliError> {
+    match command {
+        Command::SecureAccount(args) if args.batch => {
+            let not_after = args.expiry.not_after()?;
+            secure_batch(store()?, args.width.width, not_after, trail)
+        }
         Command::SecureAccount(args) => {
             let store = Store::at(store()?);
             let account = args.account.unwrap_or_default();
+            trail.account(&account);
             refuse_discarded_stdout()?;
             let credentials = input::credentials()?;
             let width = usize::from(args.width.width);
             let pending = if args.replace {
-                store.replace(&account, &credentials, width)?
+                store.replace_expiring(&account, &credentials, width, args.expiry.expiry()?)?
             } else {
-                store.secure_account(&account, &credentials, width)?
+                store.secure_account_expiring(
+                    &account,
+                    &credentials,
+                    width,
+                    args.expiry.not_after()?,
+                )?
             };
+            trail.record_id(pending.value().record_id());
             let out = keys_text(&account, pending.value(), args.format)?;
-            deliver(pending, &out)?;
+            deliver(pending, &out, trail)?;
             crate::note(
                 "a host starts each child with the two keys as its arguments: PROGRAM USER_KEY PASS_KEY, or otp-link exec USER_KEY PASS_KEY -- PROGRAM"
             );
@@ -50,75 +94,84 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         }
         Command::Recover(args) => {
             let keys = read_keys(&args.keys)?;
-            let credentials = Store::at(store()?).recover(&keys)?;
-            print_credentials(&credentials, &args)?;
+            trail.record_id(keys.record_id());
+            let (name, credentials) = Store::at(store()?).open(&keys)?;
+            trail.account(&name);
+            let out = credentials_text(&credentials, &args)?;
+            trail.released()?;
+            write_out(&out)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Exec(args) => exec(store()?, args),
+        Command::Exec(args) => exec(store()?, args, trail),
         Command::List(args) => {
             let accounts = Store::at(store()?).accounts()?;
-            print_accounts(&accounts, args.format)?;
+            print_accounts(&accounts, &args)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Rotate(args) => {
             refuse_discarded_stdout()?;
             let keys = read_keys(&args.keys)?;
-            let pending = Store::at(store()?).rotate(&keys)?;
+            trail.record_id(keys.record_id());
+            let pending = Store::at(store()?).rotate_expiring(&keys, args.expiry.expiry()?)?;
             let (name, new_keys) = pending.value();
+            trail.account(name);
             let out = keys_text(name, new_keys, args.format)?;
-            deliver(pending, &out)?;
+            deliver(pending, &out, trail)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Remove(args) => {
-            Store::at(store()?).remove(&args.account)?;
+            trail.account(&args.account);
+            let pending = Store::at(store()?).stage_remove(&args.account)?;
+            trail.record_id(*pending.value());
+            trail.attempt()?;
+            pending.commit()?;
+            trail.committed();
             crate::note(&format!(
                 "removed account '{}'; its keys no longer work",
                 printable(&args.account)
             ));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Prune(_) => prune(store()?, trail),
         Command::Verify(args) => {
             let keys = read_keys(&args.keys)?;
+            trail.record_id(keys.record_id());
             let name = Store::at(store()?).verify(&keys)?;
+            trail.account(&name);
+            trail.released()?;
             write_out(format!("{}\n", printable(&name)).as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Issue(args) => {
             refuse_discarded_stdout()?;
             let keys = read_keys(&args.keys)?;
+            trail.record_id(keys.record_id());
             let limits = otp_core::LaunchLimits {
                 uses: args.uses,
                 ttl: args.ttl,
             };
             let pending = Store::at(store()?).issue(&keys, limits)?;
+            trail.account(&pending.value().account);
             let out = launch_keys_text(pending.value(), args.format)?;
-            deliver(pending, &out)?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Prune => {
-            let pruned = Store::at(store()?).prune()?.commit()?;
-            let plural =
-                |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
-            crate::note(&format!(
-                "removed {} and {}",
-                plural(pruned.accounts.len(), "expired account"),
-                plural(pruned.launch_records, "dead launch record")
-            ));
+            deliver(pending, &out, trail)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::ImportLegacy(args) => {
+            trail.account(&args.account);
             refuse_discarded_stdout()?;
             let user = args.legacy_user_key.parse()?;
             let pass = args.legacy_pass_key.parse()?;
-            let pending = Store::at(store()?).import_legacy(
+            let pending = Store::at(store()?).import_legacy_expiring(
                 &args.file,
                 &user,
                 &pass,
                 &args.account,
                 usize::from(args.width.width),
+                args.expiry.not_after()?,
             )?;
+            trail.record_id(pending.value().record_id());
             let out = keys_text(&args.account, pending.value(), args.format)?;
-            deliver(pending, &out)?;
+            deliver(pending, &out, trail)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Completions(args) => {
@@ -136,6 +189,50 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `prune`: removes the expired accounts, in one write, and prints one line
+/// for each on stdout, then one for the dead launch records when it removed
+/// any; says so on stderr when nothing had expired.
+fn prune(path: PathBuf, trail: &mut Trail) -> Result<ExitCode, CliError> {
+    let pending = Store::at(path).prune()?;
+    let pruned = pending.value().clone();
+    let launch_line = match pruned.launch_records {
+        0 => String::new(),
+        1 => "removed 1 dead launch record\n".to_owned(),
+        n => format!("removed {n} dead launch records\n"),
+    };
+    if pruned.accounts.is_empty() {
+        drop(pending);
+        trail.unchanged()?;
+        if pruned.launch_records == 0 {
+            crate::note(
+                "no account has expired; nothing was removed (no launch record is dead either)",
+            );
+        }
+        write_out(launch_line.as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    trail.accounts(
+        pruned
+            .accounts
+            .iter()
+            .map(|a| (a.name.clone(), a.record_id)),
+    );
+    trail.attempt()?;
+    pending.commit()?;
+    trail.committed();
+    let mut out = String::new();
+    for account in &pruned.accounts {
+        out.push_str(&format!(
+            "removed account '{}', expired {}\n",
+            printable(&account.name),
+            otp_core::rfc3339(account.not_after)
+        ));
+    }
+    out.push_str(&launch_line);
+    write_out(out.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn read_keys(args: &KeyArgs) -> Result<Keys, CliError> {
@@ -188,8 +285,11 @@ fn refuse_discarded_stdout() -> Result<(), CliError> {
 /// Delivers the keys of a pending change, then commits it. The keys are
 /// written and flushed, and synced when stdout is a file, so that once the
 /// store names the new keys they are on their way or on disk. A failed
-/// write discards the change: the store stays as it was.
-fn deliver<T>(pending: Pending<T>, keys: &[u8]) -> Result<(), CliError> {
+/// write discards the change: the store stays as it was. The change's
+/// attempt record goes to the audit log before the keys are written, its
+/// success record after the commit (see [`Trail`]).
+fn deliver<T>(pending: Pending<T>, keys: &[u8], trail: &mut Trail) -> Result<(), CliError> {
+    trail.attempt()?;
     let written = (|| {
         let mut out = io::stdout().lock();
         out.write_all(keys)?;
@@ -207,16 +307,17 @@ fn deliver<T>(pending: Pending<T>, keys: &[u8]) -> Result<(), CliError> {
         )));
     }
     match pending.commit() {
-        Ok(_) => Ok(()),
+        Ok(_) => {}
         // The change is in effect and the keys just printed are the
         // account's: a failure exit here would invite a script to throw
         // away the only keys that work. Say so, and succeed.
         Err(e @ otp_core::Error::CommittedUnsynced { .. }) => {
             crate::note(&format!("warning: {}", printable(&e.to_string())));
-            Ok(())
         }
-        Err(e) => Err(e.into()),
+        Err(e) => return Err(e.into()),
     }
+    trail.committed();
+    Ok(())
 }
 
 fn json_line(value: &impl Serialize) -> Result<Zeroizing<Vec<u8>>, CliError> {
@@ -299,12 +400,20 @@ struct BatchLine {
     account: String,
     username: String,
     password: String,
+    /// When the account expires, RFC 3339; the expiry options otherwise.
+    #[serde(default)]
+    not_after: Option<String>,
 }
 
-fn secure_batch(path: PathBuf, width: u8) -> Result<ExitCode, CliError> {
+fn secure_batch(
+    path: PathBuf,
+    width: u8,
+    default_not_after: Option<u64>,
+    trail: &mut Trail,
+) -> Result<ExitCode, CliError> {
     refuse_discarded_stdout()?;
     let width = usize::from(width);
-    let mut accounts: Vec<(String, Credentials)> = Vec::new();
+    let mut accounts: Vec<(String, Credentials, Option<u64>)> = Vec::new();
     // The line each account came from, to name it when the library refuses
     // one.
     let mut line_numbers = Vec::new();
@@ -313,7 +422,7 @@ fn secure_batch(path: PathBuf, width: u8) -> Result<ExitCode, CliError> {
     while let Some((number, line)) = lines.next_line()? {
         let parsed: BatchLine = serde_json::from_str(&line).map_err(|e| {
             CliError::Usage(format!(
-                "line {number} of the batch is not {{\"account\", \"username\", \"password\"}} ({}); nothing was secured",
+                "line {number} of the batch is not {{\"account\", \"username\", \"password\"}} with an optional \"not_after\" ({}); nothing was secured",
                 e.classify_message()
             ))
         })?;
@@ -329,12 +438,21 @@ fn secure_batch(path: PathBuf, width: u8) -> Result<ExitCode, CliError> {
             account,
             username,
             password,
+            not_after,
         } = parsed;
-        accounts.push((account, Credentials::new(username, password)));
+        let not_after = match not_after {
+            Some(text) => Some(expiry::parse_timestamp(&text).map_err(|reason| {
+                CliError::Usage(format!(
+                    "line {number} of the batch: its not_after {reason}; nothing was secured"
+                ))
+            })?),
+            None => default_not_after,
+        };
+        accounts.push((account, Credentials::new(username, password), not_after));
         line_numbers.push(number);
     }
     let pending = Store::at(path)
-        .secure_batch(accounts.iter().map(|(n, c)| (n.as_str(), c)), width)
+        .secure_batch_expiring(accounts.iter().map(|(n, c, t)| (n.as_str(), c, *t)), width)
         .map_err(|e| match e {
             otp_core::Error::BatchItem { index, source } => CliError::BatchLine {
                 line: line_numbers[index],
@@ -343,10 +461,16 @@ fn secure_batch(path: PathBuf, width: u8) -> Result<ExitCode, CliError> {
             e => CliError::Core(e),
         })?;
     let mut out = Zeroizing::new(Vec::new());
-    for ((name, _), keys) in accounts.iter().zip(pending.value()) {
+    for ((name, _, _), keys) in accounts.iter().zip(pending.value()) {
         out.extend_from_slice(&keys_json(name, keys)?);
     }
-    deliver(pending, &out)?;
+    trail.accounts(
+        accounts
+            .iter()
+            .zip(pending.value())
+            .map(|((name, _, _), keys)| (name.clone(), keys.record_id())),
+    );
+    deliver(pending, &out, trail)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -419,8 +543,10 @@ fn check_no_nul(c: &Credentials) -> Result<(), CliError> {
     Ok(())
 }
 
-fn print_credentials(c: &Credentials, args: &cli::Recover) -> Result<(), CliError> {
-    let out = match (args.field, args.format) {
+/// What `recover` prints, built (and its options checked) before anything
+/// is released.
+fn credentials_text(c: &Credentials, args: &cli::Recover) -> Result<Zeroizing<Vec<u8>>, CliError> {
+    Ok(match (args.field, args.format) {
         (Some(FieldArg::Username), _) => Zeroizing::new(format!("{}\n", c.username()).into_bytes()),
         (Some(FieldArg::Password), _) => Zeroizing::new(format!("{}\n", c.password()).into_bytes()),
         (None, RecoverFormat::Text) => {
@@ -448,11 +574,10 @@ fn print_credentials(c: &Credentials, args: &cli::Recover) -> Result<(), CliErro
                 .into_bytes(),
             )
         }
-    };
-    write_out(&out)
+    })
 }
 
-fn exec(path: PathBuf, args: cli::Exec) -> Result<ExitCode, CliError> {
+fn exec(path: PathBuf, args: cli::Exec, trail: &mut Trail) -> Result<ExitCode, CliError> {
     input::check_var_name(&args.user_var, "--user-var")?;
     input::check_var_name(&args.pass_var, "--pass-var")?;
     let mut vars = vec![
@@ -464,12 +589,15 @@ fn exec(path: PathBuf, args: cli::Exec) -> Result<ExitCode, CliError> {
     }
     check_distinct_vars(&vars)?;
     let keys = read_keys(&args.keys)?;
-    let credentials = Store::at(path).recover(&keys)?;
+    trail.record_id(keys.record_id());
+    let (name, credentials) = Store::at(path).open(&keys)?;
+    trail.account(&name);
     check_no_nul(&credentials)?;
     let (program, program_args): (&OsString, &[OsString]) = match args.program.split_first() {
         Some(split) => split,
         None => return Err(CliError::Usage("name the program to run after '--'".into())),
     };
+    trail.program(program_path(program));
     let mut child = Process::new(program);
     child
         .args(program_args)
@@ -489,6 +617,8 @@ fn exec(path: PathBuf, args: cli::Exec) -> Result<ExitCode, CliError> {
             126
         },
     };
+    // Recorded before the program starts: once it does, otp-link is gone.
+    trail.released()?;
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
@@ -503,49 +633,105 @@ fn exec(path: PathBuf, args: cli::Exec) -> Result<ExitCode, CliError> {
     }
 }
 
+/// The path `exec` runs `program` from, for its audit record: a name
+/// without `/` looked up in `PATH` as `execvp` does (the first executable
+/// regular file), else the name as given.
+fn program_path(program: &OsString) -> PathBuf {
+    let given = PathBuf::from(program);
+    if program.to_string_lossy().contains('/') {
+        return given;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let found = std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join(program))
+                .find(|candidate| {
+                    std::fs::metadata(candidate)
+                        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+                })
+        });
+        if let Some(found) = found {
+            return found;
+        }
+    }
+    given
+}
+
 #[derive(Serialize)]
 struct AccountJson<'a> {
     account: &'a str,
+    record_id: String,
     width: usize,
     created: String,
     rotated: Option<String>,
+    not_after: Option<String>,
+    expired: bool,
     launch_records: usize,
 }
 
-fn print_accounts(accounts: &[otp_core::AccountInfo], format: ListFormat) -> Result<(), CliError> {
-    let out = match format {
+fn print_accounts(accounts: &[otp_core::AccountInfo], args: &cli::List) -> Result<(), CliError> {
+    // The clock only where an expiry is to be judged: a clock before 1970
+    // fails a listing of expiring accounts, not one of accounts that never
+    // expire.
+    let now = if args.expiring_within.is_some() || accounts.iter().any(|a| a.not_after.is_some()) {
+        expiry::now()?
+    } else {
+        0
+    };
+    let horizon = args.expiring_within.map(|secs| now.saturating_add(secs));
+    let shown: Vec<&otp_core::AccountInfo> = accounts
+        .iter()
+        .filter(|a| match horizon {
+            Some(horizon) => a.not_after.is_some_and(|t| t <= horizon),
+            None => true,
+        })
+        .collect();
+    let out = match args.format {
         ListFormat::Json => {
-            let rows: Vec<AccountJson<'_>> = accounts
+            let rows: Vec<AccountJson<'_>> = shown
                 .iter()
                 .map(|a| AccountJson {
                     account: &a.name,
+                    record_id: a.record_id.to_string(),
                     width: a.width,
-                    created: rfc3339(a.created),
-                    rotated: a.rotated.map(rfc3339),
+                    created: otp_core::rfc3339(a.created),
+                    rotated: a.rotated.map(otp_core::rfc3339),
+                    not_after: a.not_after.map(otp_core::rfc3339),
+                    expired: a.expired_at(now),
                     launch_records: a.launch_records,
                 })
                 .collect();
             json_line(&rows)?.to_vec()
         }
         ListFormat::Text => {
-            let name_width = accounts
+            let name_width = shown
                 .iter()
                 .map(|a| printable(&a.name).chars().count())
                 .max()
                 .unwrap_or(0)
                 .max(7);
             let mut out = format!(
-                "{:<name_width$}  WIDTH  CREATED               ROTATED               LAUNCH\n",
+                "{:<name_width$}  WIDTH  CREATED               ROTATED               LAUNCH  EXPIRES\n",
                 "ACCOUNT"
             );
-            for a in accounts {
+            for a in shown {
+                let expires = match a.not_after {
+                    None => "-".to_owned(),
+                    Some(t) if a.expired_at(now) => format!("{} (expired)", otp_core::rfc3339(t)),
+                    Some(t) => otp_core::rfc3339(t),
+                };
                 out.push_str(&format!(
-                    "{:<name_width$}  {:>5}  {}  {:<20}  {:>6}\n",
+                    "{:<name_width$}  {:>5}  {}  {:<20}  {:>6}  {}\n",
                     printable(&a.name),
                     a.width,
-                    rfc3339(a.created),
-                    a.rotated.map(rfc3339).unwrap_or_else(|| "-".into()),
-                    a.launch_records
+                    otp_core::rfc3339(a.created),
+                    a.rotated
+                        .map(otp_core::rfc3339)
+                        .unwrap_or_else(|| "-".into()),
+                    a.launch_records,
+                    expires
                 ));
             }
             out.into_bytes()

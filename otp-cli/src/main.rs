@@ -11,8 +11,9 @@
 
 mod cli;
 mod commands;
-mod duration;
+mod expiry;
 mod input;
+mod trail;
 
 use std::process::ExitCode;
 
@@ -47,6 +48,14 @@ pub enum CliError {
         /// 127 when the program was not found, else 126.
         code: u8,
     },
+    /// A command failed, and its failure record could not be written to
+    /// the audit log either.
+    Unrecorded {
+        /// How the command failed.
+        error: Box<CliError>,
+        /// Why the record could not be written.
+        problem: String,
+    },
 }
 
 impl From<CoreError> for CliError {
@@ -65,6 +74,7 @@ fn exit_code(error: &CliError) -> u8 {
         CliError::Interrupted => 130,
         CliError::BatchLine { error, .. } => error.exit_code(),
         CliError::Exec { code, .. } => *code,
+        CliError::Unrecorded { error, .. } => exit_code(error),
     }
 }
 
@@ -77,6 +87,10 @@ fn message(error: &CliError) -> String {
             format!("line {line} of the batch: {error}; nothing was secured")
         }
         CliError::Exec { message, .. } => message.clone(),
+        CliError::Unrecorded { error, problem } => format!(
+            "{}; and its failure could not be recorded: {problem}",
+            message(error)
+        ),
     }
 }
 

@@ -129,7 +129,8 @@ fn store_fixtures_are_the_spec_vectors() {
         ("store.in/store.cbor", "ok-width-25"),
         ("store.out/store.cbor", "ok-width-25"),
         ("store.in/truncated.cbor", "fail-store-truncated"),
-        ("store.in/version-2.cbor", "fail-version-2"),
+        ("store.in/version-3.cbor", "fail-version-3"),
+        ("store.in/expired.cbor", "fail-expired"),
         ("store.in/other.cbor", "fail-record-unknown"),
     ] {
         let json = std::fs::read_to_string(vectors.join(format!("{vector}.json"))).unwrap();

@@ -161,7 +161,8 @@ impl AuditLog {
     /// that does not exist, owned by neither this user nor root, or that
     /// group or others may write: they could forge or erase records. A log
     /// that others may read (an administrator's `chmod 640` for a log
-    /// shipper) is accepted: it holds no secret.
+    /// shipper) is accepted: it holds no secret. A file with more than one
+    /// name (a hard link) is refused too: it may be another file of ours.
     pub fn open(path: impl Into<PathBuf>) -> Result<AuditLog, Error> {
         let path = path.into();
         let file = open_append(&path).map_err(|e| refusal(&path, &e))?;
@@ -377,6 +378,16 @@ fn check_file(path: &Path, file: &File) -> Result<(), Error> {
         if owner != me && owner != 0 {
             return Err(refused(format!(
                 "is owned by user id {owner}, neither you (user id {me}) nor root, so its owner could alter the records; use a log of your own"
+            )));
+        }
+        // A second name for one of our files (the store, say) that someone
+        // made where the log should be: appending would corrupt it. The
+        // kernel's protected_hardlinks stops most such links; this stops
+        // the rest.
+        if metadata.nlink() > 1 {
+            return Err(refused(format!(
+                "has {} names (hard links), so it may be another file of yours; use a log file of its own",
+                metadata.nlink()
             )));
         }
         let mode = metadata.mode() & 0o7777;

@@ -32,15 +32,31 @@ pub fn otp_link() -> &'static Path {
     crate::otp_link_bin()
 }
 
-/// `otp-link --store STORE`, with no store or lock variables inherited.
+/// `otp-link --store STORE`, with no store, lock or audit variables
+/// inherited.
 pub fn otp(store: &Path) -> Command {
     let mut command = Command::new(otp_link());
     command
         .arg("--store")
         .arg(store)
         .env_remove("OTP_LINK_STORE")
-        .env_remove("OTP_LINK_LOCK_TIMEOUT_MS");
+        .env_remove("OTP_LINK_LOCK_TIMEOUT_MS")
+        .env_remove("OTP_LINK_AUDIT");
     command
+}
+
+/// The committed spec vector `name` (`spec/vectors/NAME.json`).
+pub fn spec_vector(name: &str) -> crate::Vector {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../spec/vectors")
+        .join(format!("{name}.json"));
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("a vector")
+}
+
+/// Writes the store of a spec vector at `path` (mode 0600).
+pub fn write_vector_store(path: &Path, vector: &crate::Vector) {
+    write_private(path, &hex::decode(&vector.store).expect("hex"));
 }
 
 /// Starts a command with `input` on stdin and stdout and stderr captured.

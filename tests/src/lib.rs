@@ -349,7 +349,7 @@ struct Fixtures {
 
 /// When `expiring` expires: 2100-01-01T00:00:00Z.
 const IN_2100: u64 = 4_102_444_800;
-/// When `expired` expired: 2026-11-25T20:20:00Z, after its creation.
+/// When `expired` expired: 2026-11-25T23:40:00Z, after its creation.
 const IN_2026: u64 = 1_795_650_000;
 /// The `now` of the vectors whose account expires, unless one says
 /// otherwise: a day after every account's creation, after `IN_2026`.
@@ -738,7 +738,7 @@ const ROWS: &[Row] = &[
     },
     Row {
         name: "fail-expired",
-        description: "an account whose not_after (2026-11-25T20:20:00Z) is before `now`: its tags verify, and it is refused as expired",
+        description: "an account whose not_after (2026-11-25T23:40:00Z) is before `now`: its tags verify, and it is refused as expired",
         fails_at: Layer::Expired,
         make: |f| Case::own(store_of(&[&f.w25, &f.expired]), &f.expired),
     },

@@ -51,6 +51,7 @@ fn sealed(name: &'static str, username: &'static str, password: &'static str) ->
         record_id: [0xee; 16],
         created: 1_795_600_000,
         rotated: None,
+        not_after: None,
         username: VectorValue {
             value: username.as_bytes(),
             padding: &user_padding,
@@ -70,6 +71,7 @@ fn sealed(name: &'static str, username: &'static str, password: &'static str) ->
         width,
         created: account.created,
         rotated: None,
+        not_after: None,
         username: vectors::seal(&account, Field::Username).unwrap(),
         password: vectors::seal(&account, Field::Password).unwrap(),
     };
@@ -94,6 +96,7 @@ fn filler(count: usize) -> Vec<RawAccount<'static>> {
                 width: 101,
                 created: 1_795_600_000,
                 rotated: None,
+                not_after: None,
                 username: (vec![0x11; 101], [0; 16]),
                 password: (vec![0x22; 101], [0; 16]),
             }
@@ -153,6 +156,7 @@ fn clone_raw(raw: &RawAccount<'static>) -> RawAccount<'static> {
         width: raw.width,
         created: raw.created,
         rotated: raw.rotated,
+        not_after: raw.not_after,
         username: raw.username.clone(),
         password: raw.password.clone(),
     }

@@ -527,9 +527,9 @@ fn hostile_corpus() -> Vec<(String, Vec<u8>)> {
         ),
         ("no format tag".into(), [head(5, 0)].concat()),
         (
-            "version 2".into(),
+            "version 3".into(),
             [
-                prelude(3, "otp-link store", 2),
+                prelude(3, "otp-link store", 3),
                 tstr("accounts"),
                 head(4, 0),
             ]

@@ -413,6 +413,7 @@ impl Store {
         width: usize,
         not_after: Option<u64>,
     ) -> Result<Pending<Keys>, Error> {
+        check_future(not_after)?;
         let pending =
             self.secure_batch_expiring(std::iter::once((name, credentials, not_after)), width);
         match pending {
