@@ -93,9 +93,8 @@ pub enum Command {
     /// whoever holds both halves could still XOR them. Removing an expired
     /// account's ciphertexts is what makes it unrecoverable for good.
     Prune(Prune),
-    /// Check that two keys open an account of the store and print its name.
-    ///
-    /// Launch keys are checked without spending a use.
+    /// Check that two keys open an account of the store and print its name
+    /// (launch keys spend no use).
     Verify(Verify),
     /// Issue launch keys: a pair that opens the account's credentials at
     /// most --uses times and only within --ttl, then never again.
@@ -308,7 +307,7 @@ pub struct Issue {
     #[arg(long, value_name = "DURATION", default_value = "60s",
           value_parser = crate::expiry::parse_ttl)]
     pub ttl: Duration,
-    /// How to print the launch keys.
+    /// How to print the launch keys (json adds "uses" and "not_after").
     #[arg(long, value_enum, default_value_t = KeysFormat::Text)]
     pub format: KeysFormat,
 }
