@@ -105,8 +105,8 @@ pub fn run_with(command: &mut Command, input: &str, timeout: Duration) -> Output
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = spawn_retrying(command)
-        .unwrap_or_else(|e| panic!("cannot start {description}: {e}"));
+    let mut child =
+        spawn_retrying(command).unwrap_or_else(|e| panic!("cannot start {description}: {e}"));
     let pid = child.id();
     let mut stdin = child.stdin.take().expect("piped stdin");
     let input = input.to_owned();

@@ -212,25 +212,25 @@ fn with_uses(bytes: &[u8], to: u8) -> Vec<u8> {
 const ROWS: &[Row] = &[
     Row {
         name: "launch-ok",
-        description: "a fresh single-use launch record of account 'legacy-width' (file 0): the keys open it, and the file becomes 1",
+        description: "a fresh single-use launch record of account 'legacy-width' (file ID.0): the keys open it, and the file becomes ID.1",
         fails_at: Layer::None,
         make: |l| Case::of(l, &l.one, 0),
     },
     Row {
         name: "launch-ok-last-of-three-uses",
-        description: "a launch record of three uses, two spent (file 2): the keys open it a last time",
+        description: "a launch record of three uses, two spent (file ID.2): the keys open it a last time",
         fails_at: Layer::None,
         make: |l| Case::of(l, &l.three, 2),
     },
     Row {
         name: "launch-fail-spent",
-        description: "the single-use record with its use spent (file 1)",
+        description: "the single-use record with its use spent (file ID.1)",
         fails_at: Layer::Spent,
         make: |l| Case::of(l, &l.one, 1),
     },
     Row {
         name: "launch-fail-spent-three-of-three",
-        description: "the record of three uses with all three spent (file 3)",
+        description: "the record of three uses with all three spent (file ID.3)",
         fails_at: Layer::Spent,
         make: |l| Case::of(l, &l.three, 3),
     },
@@ -263,7 +263,7 @@ const ROWS: &[Row] = &[
     },
     Row {
         name: "launch-fail-auth-uses-edited",
-        description: "the spent single-use record (file 1) with its use limit edited to 2, to gain a use: the tags bind it",
+        description: "the spent single-use record (file ID.1) with its use limit edited to 2, to gain a use: the tags bind it",
         fails_at: Layer::Auth,
         make: |l| Case {
             record: Some(with_uses(&l.one.record(&l.f.w25), 2)),

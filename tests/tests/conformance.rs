@@ -38,18 +38,16 @@ fn write_store(dir: &Path, hex_bytes: &str) -> PathBuf {
 }
 
 /// The vector's store, and its launch record where spec/launch.md puts it
-/// (`STORE.launch/ID/COUNT`, directories 0700), unless it has none.
+/// (`STORE.launch/ID.COUNT`, the directory 0700), unless it has none.
 fn write_vector(dir: &Path, v: &Vector) -> PathBuf {
     let path = write_store(dir, &v.store);
     if let Some(launch) = &v.launch {
         if let Some(count) = launch.count {
-            let record_dir = dir.join("store.cbor.launch").join(&launch.id);
-            std::fs::create_dir_all(&record_dir).unwrap();
-            for d in [record_dir.parent().unwrap(), &record_dir] {
-                otp_link_tests::harness::set_mode(d, 0o700);
-            }
+            let launch_dir = dir.join("store.cbor.launch");
+            std::fs::create_dir(&launch_dir).unwrap();
+            otp_link_tests::harness::set_mode(&launch_dir, 0o700);
             otp_link_tests::harness::write_private(
-                &record_dir.join(count.to_string()),
+                &launch_dir.join(format!("{}.{count}", launch.id)),
                 &hex::decode(&launch.record).unwrap(),
             );
         }
@@ -57,11 +55,10 @@ fn write_vector(dir: &Path, v: &Vector) -> PathBuf {
     path
 }
 
-/// The names of the record files of the vector's launch record, after a
-/// read.
+/// The names of the files in the vector's launch directory, after a read.
 fn launch_files(dir: &Path, v: &Vector) -> Vec<String> {
-    let launch = v.launch.as_ref().expect("a launch vector");
-    match std::fs::read_dir(dir.join("store.cbor.launch").join(&launch.id)) {
+    assert!(v.launch.is_some(), "a launch vector");
+    match std::fs::read_dir(dir.join("store.cbor.launch")) {
         Ok(entries) => entries
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect(),
@@ -257,8 +254,10 @@ fn library_reads_as_its_layer_says(module: &str) {
     }
     // A launch record's file is renamed to count + 1 when a use is spent,
     // and only then.
-    if let Some(count) = v.launch.as_ref().map(|l| l.count) {
-        let spent = count.map(|c| (c + u32::from(result.is_ok())).to_string());
+    if let Some(launch) = &v.launch {
+        let spent = launch
+            .count
+            .map(|c| format!("{}.{}", launch.id, c + u32::from(result.is_ok())));
         assert_eq!(
             launch_files(dir.path(), &v),
             Vec::from_iter(spent),

@@ -106,22 +106,24 @@ fn launch_dir(store: &Path) -> PathBuf {
     sibling(store, "launch")
 }
 
-/// The record file names of a launch record, or `None` when its
-/// directory is gone.
+/// The counts of a launch record's files, `ID.K` (there is one), or
+/// `None` when it has none.
 fn record_files(store: &Path, pair: &LaunchPair) -> Option<Vec<String>> {
-    let entries = fs::read_dir(launch_dir(store).join(pair.id())).ok()?;
-    let mut names: Vec<String> = entries
+    let prefix = format!("{}.", pair.id());
+    let mut counts: Vec<String> = fs::read_dir(launch_dir(store))
+        .ok()?
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter_map(|name| name.strip_prefix(&prefix).map(str::to_owned))
         .collect();
-    names.sort();
-    Some(names)
+    counts.sort();
+    (!counts.is_empty()).then_some(counts)
 }
 
 /// The one record file of a launch record.
 fn record_file(store: &Path, pair: &LaunchPair) -> PathBuf {
-    let files = record_files(store, pair).expect("the record's directory");
-    assert_eq!(files.len(), 1, "{files:?}");
-    launch_dir(store).join(pair.id()).join(&files[0])
+    let counts = record_files(store, pair).expect("the record's file");
+    assert_eq!(counts.len(), 1, "{counts:?}");
+    launch_dir(store).join(format!("{}.{}", pair.id(), counts[0]))
 }
 
 fn store_with_account() -> (tempfile::TempDir, PathBuf, Issued) {
@@ -558,7 +560,6 @@ fn launch_files_are_private_and_the_store_is_never_rewritten() {
         }
     };
     assert_eq!(mode(&launch_dir(&store)), 0o700);
-    assert_eq!(mode(&launch_dir(&store).join(pair.id())), 0o700);
     assert_eq!(mode(&record_file(&store, &pair)), 0o600);
     assert_opens(&store, &pair, &account);
     assert_eq!(mode(&record_file(&store, &pair)), 0o600);
@@ -653,7 +654,10 @@ fn list_counts_outstanding_launch_records() {
     let out = run(list, "");
     let text = String::from_utf8(out.stdout).unwrap();
     let header: Vec<&str> = text.lines().next().unwrap().split_whitespace().collect();
-    let column = header.iter().position(|&h| h == "LAUNCH").expect("a LAUNCH column");
+    let column = header
+        .iter()
+        .position(|&h| h == "LAUNCH")
+        .expect("a LAUNCH column");
     for (line, count) in text.lines().skip(1).zip(["1", "1"]) {
         assert_eq!(line.split_whitespace().nth(column), Some(count), "{text}");
     }
@@ -722,13 +726,10 @@ fn issue_reads_keys_like_recover_and_checks_its_limits() {
 fn a_launch_directory_others_may_write_is_refused() {
     let (_dir, store, account) = store_with_account();
     let pair = issue(&store, &account, &[]);
-    let record_dir = launch_dir(&store).join(pair.id());
-    for dir in [launch_dir(&store), record_dir.clone()] {
-        set_mode(&dir, 0o770);
-        let line = assert_fails(&recover_launch(&store, &pair), 9, "group-writable");
-        assert!(line.contains("chmod 700"), "{line}");
-        set_mode(&dir, 0o700);
-    }
+    set_mode(&launch_dir(&store), 0o770);
+    let line = assert_fails(&recover_launch(&store, &pair), 9, "group-writable");
+    assert!(line.contains("chmod 700"), "{line}");
+    set_mode(&launch_dir(&store), 0o700);
     set_mode(&record_file(&store, &pair), 0o644);
     let line = assert_fails(&recover_launch(&store, &pair), 9, "readable record");
     assert!(line.contains("chmod 600"), "{line}");
@@ -767,7 +768,7 @@ fn planted_links_in_the_launch_directory_are_never_followed() {
         all
     };
 
-    // The record file `0` is a link to a (real) record elsewhere.
+    // The record file `ID.0` is a link to a (real) record elsewhere.
     let pair = issue(&store, &account, &[]);
     let file = record_file(&store, &pair);
     fs::rename(&file, elsewhere.join("0")).unwrap();
@@ -777,23 +778,19 @@ fn planted_links_in_the_launch_directory_are_never_followed() {
     assert!(line.contains("symbolic link"), "{line}");
     assert_eq!(snapshot(&elsewhere), before);
 
-    // The record's directory is a link to one elsewhere.
-    let pair = issue(&store, &account, &[]);
-    let record_dir = launch_dir(&store).join(pair.id());
-    let moved = elsewhere.join(pair.id());
-    fs::rename(&record_dir, &moved).unwrap();
-    std::os::unix::fs::symlink(&moved, &record_dir).unwrap();
+    // Links named as records and as a pending record, to a record
+    // elsewhere: issue and prune leave them, and what they point to, alone.
+    let record_link = launch_dir(&store).join(format!("{}.0", "ab".repeat(16)));
+    let pending_link = launch_dir(&store).join(format!("{}.new", "cd".repeat(16)));
+    for link in [&record_link, &pending_link] {
+        std::os::unix::fs::symlink(elsewhere.join("0"), link).unwrap();
+    }
     let before = snapshot(&elsewhere);
-    assert_fails(&recover_launch(&store, &pair), 9, "record directory a link");
-    // issue and prune leave the link, and what it points to, alone.
     let _ = issue(&store, &account, &[]);
     prune(&store);
-    assert!(fs::symlink_metadata(&record_dir).unwrap().is_symlink());
-    assert_eq!(snapshot(&elsewhere), before);
-    let pending_link = launch_dir(&store).join(format!("{}.new", "ab".repeat(16)));
-    std::os::unix::fs::symlink(&moved, &pending_link).unwrap();
-    prune(&store);
-    assert!(fs::symlink_metadata(&pending_link).unwrap().is_symlink());
+    for link in [&record_link, &pending_link] {
+        assert!(fs::symlink_metadata(link).unwrap().is_symlink());
+    }
     assert_eq!(snapshot(&elsewhere), before);
 
     // STORE.launch itself is a link to a directory elsewhere.
@@ -843,11 +840,7 @@ fn root_issues_launch_records_that_the_stores_owner_can_spend() {
         pass_key,
     };
     let pair = issue(&store, &account, &[]);
-    for path in [
-        launch_dir(&store),
-        launch_dir(&store).join(pair.id()),
-        record_file(&store, &pair),
-    ] {
+    for path in [launch_dir(&store), record_file(&store, &pair)] {
         let m = fs::metadata(&path).unwrap();
         assert_eq!((m.uid(), m.gid()), (NOBODY, NOBODY), "{}", path.display());
     }

@@ -1,11 +1,10 @@
-//! The directories launch records live in, held open and used only
-//! relative to themselves.
+//! The launch directory, held open and used only relative to itself.
 //!
-//! Every launch file is reached from a directory descriptor (`openat`,
-//! `mkdirat`, `renameat`, `unlinkat`), never through a symbolic link
-//! (`O_NOFOLLOW` on every step), and created new (`O_EXCL`) with mode 0600
-//! for files and 0700 for directories. A link planted anywhere under the
-//! launch directory is refused, never followed, and never removed.
+//! Every launch record is reached from the directory's descriptor
+//! (`openat`, `renameat`, `unlinkat`), never through a symbolic link
+//! (`O_NOFOLLOW` on every step), and created new (`O_EXCL`) with mode 0600.
+//! A link planted in the launch directory, or as the directory itself, is
+//! refused, never followed, and never removed.
 
 use std::fs::{self, File};
 use std::io;
@@ -102,31 +101,6 @@ impl Dir {
     /// The path of `name` in this directory, for messages.
     pub(crate) fn join(&self, name: &str) -> PathBuf {
         self.path.join(name)
-    }
-
-    /// The subdirectory `name`, not through a link.
-    pub(crate) fn child(&self, name: &str) -> Result<Dir, Refused> {
-        #[cfg(unix)]
-        {
-            let fd = rustix::fs::openat(&self.fd, name, dir_flags(), rustix::fs::Mode::empty())?;
-            Ok(Dir {
-                fd: File::from(fd),
-                path: self.join(name),
-            })
-        }
-        #[cfg(not(unix))]
-        Dir::open(&self.join(name))
-    }
-
-    /// Creates the subdirectory `name`, mode 0700; it must not exist.
-    pub(crate) fn mkdir(&self, name: &str) -> io::Result<()> {
-        #[cfg(unix)]
-        {
-            rustix::fs::mkdirat(&self.fd, name, rustix::fs::Mode::from_raw_mode(0o700))?;
-            Ok(())
-        }
-        #[cfg(not(unix))]
-        fs::create_dir(self.join(name))
     }
 
     /// Creates the file `name`, mode 0600, for writing; it must not exist
@@ -229,17 +203,6 @@ impl Dir {
         }
         #[cfg(not(unix))]
         fs::remove_file(self.join(name))
-    }
-
-    /// Removes the empty subdirectory `name`.
-    pub(crate) fn remove_dir(&self, name: &str) -> io::Result<()> {
-        #[cfg(unix)]
-        {
-            rustix::fs::unlinkat(&self.fd, name, rustix::fs::AtFlags::REMOVEDIR)?;
-            Ok(())
-        }
-        #[cfg(not(unix))]
-        fs::remove_dir(self.join(name))
     }
 
     /// Gives the entry `name` (not a link's target) to `owner` and `group`.

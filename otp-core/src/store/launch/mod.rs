@@ -4,10 +4,10 @@
 //!
 //! They live beside the store, not in it: issuing and consuming never
 //! rewrite the store, which may be 24 MB and is read by every child. Each
-//! record is one small immutable file in a directory of its own,
-//! `STORE.launch/<id>/<k>`, whose name `k` is the number of its uses spent.
-//! A reader spends a use by renaming `k` to `k + 1` in that directory:
-//! exactly one of any number of readers that try succeeds, and the
+//! record is one small immutable file, `STORE.launch/<id>.<k>`, whose name
+//! ends in `k`, the number of its uses spent. A reader spends a use by
+//! renaming `<id>.<k>` to `<id>.<k+1>`: exactly one of any number of
+//! readers that try succeeds, and the
 //! credentials are handed out only after the rename, so a reader killed at
 //! any moment can lose a use but never grant one more. The record's tags,
 //! computed once when it is issued, bind its use limit, its deadline and
@@ -130,8 +130,8 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// The name of a record file: the uses spent so far, in decimal without
-/// leading zeros.
+/// The count of a record file's name, `<id>.<k>`: the uses spent so far,
+/// in decimal without leading zeros.
 fn parse_count(name: &str) -> Option<u32> {
     let canonical = !name.is_empty()
         && name.bytes().all(|b| b.is_ascii_digit())
@@ -139,8 +139,8 @@ fn parse_count(name: &str) -> Option<u32> {
     canonical.then(|| name.parse().ok()).flatten()
 }
 
-/// Whether `name` is a committed record's directory: 32 lowercase hex
-/// digits, its id.
+/// The id of a record whose file name starts with `name`: 32 lowercase hex
+/// digits.
 fn parse_id(name: &str) -> Option<RecordId> {
     if name.len() != 32 || !name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         return None;
@@ -148,6 +148,32 @@ fn parse_id(name: &str) -> Option<RecordId> {
     let mut id = [0u8; 16];
     hex::decode_to_slice(name, &mut id).ok()?;
     Some(RecordId::from_bytes(id))
+}
+
+/// What a name in the launch directory is: a record `<id>.<k>`, a pending
+/// record `<id>.new`, or something otp-link does not write (`None`).
+enum Name {
+    Record(RecordId, u32),
+    Pending,
+}
+
+fn parse_name(name: &str) -> Option<Name> {
+    let (id, rest) = name.split_once('.')?;
+    let id = parse_id(id)?;
+    match rest {
+        "new" => Some(Name::Pending),
+        count => parse_count(count).map(|k| Name::Record(id, k)),
+    }
+}
+
+/// `<id>.<k>`.
+fn record_name(id: &RecordId, count: u32) -> String {
+    format!("{id}.{count}")
+}
+
+/// `<id>.new`.
+fn pending_name(id: &RecordId) -> String {
+    format!("{id}.new")
 }
 
 fn refused(path: PathBuf, why: Refused, action: &'static str) -> Error {
@@ -168,35 +194,40 @@ fn check_private(path: &Path, metadata: &std::fs::Metadata) -> Result<(), Error>
     Ok(())
 }
 
-/// One record directory, opened, with the name of its record file.
+/// A launch record, found: the launch directory held open, the record's id
+/// and its count, the uses spent when it was last seen.
 struct Opened {
-    dir: Dir,
+    launch: Dir,
+    id: RecordId,
     count: u32,
 }
 
-/// The record file of a record directory: its count, or `None` when it
-/// holds none. More than one is a corrupt record.
-fn find_count(dir: &Dir) -> Result<Option<u32>, Error> {
-    let names = dir
+/// The count of record `id`, from a listing of the launch directory, or
+/// `None` when it holds no file of the record. Two are a corrupt record.
+fn find_count(launch: &Dir, id: &RecordId) -> Result<Option<u32>, Error> {
+    let names = launch
         .names()
-        .map_err(|e| Error::io("listing", dir.path(), e))?;
-    let mut counts = names.iter().filter_map(|n| parse_count(n));
+        .map_err(|e| Error::io("listing", launch.path(), e))?;
+    let mut counts = names.iter().filter_map(|n| match parse_name(n) {
+        Some(Name::Record(of, k)) if of == *id => Some(k),
+        _ => None,
+    });
     let first = counts.next();
     if counts.next().is_some() {
         return Err(Error::LaunchRecordCorrupt {
-            path: dir.path().to_owned(),
-            reason: "it holds more than one record file".into(),
+            path: launch.join(&format!("{id}.*")),
+            reason: "its launch directory holds two files of it".into(),
         });
     }
     Ok(first)
 }
 
-/// Reads the record file `count` of `dir`: a private regular file, within
-/// the size limit.
-fn read_record(dir: &Dir, count: u32, private: bool) -> Result<Option<LaunchRecord>, Error> {
-    let name = count.to_string();
-    let path = dir.join(&name);
-    let (file, metadata) = match dir.open_file(&name) {
+/// Reads the file `name` of the launch directory as a launch record: a
+/// regular file (not a link), private when `private`, within the size
+/// limit. `None` when there is no such file.
+fn read_record(launch: &Dir, name: &str, private: bool) -> Result<Option<LaunchRecord>, Error> {
+    let path = launch.join(name);
+    let (file, metadata) = match launch.open_file(name) {
         Ok(opened) => opened,
         Err(Refused::Missing) => return Ok(None),
         Err(why) => return Err(refused(path, why, "opening")),
@@ -224,40 +255,35 @@ fn read_record(dir: &Dir, count: u32, private: bool) -> Result<Option<LaunchReco
     }
 }
 
-/// Opens the launch record the keys name, as readers do: every directory
-/// and the file private and not links. A record that is not there is
-/// [`Expired::LaunchGone`].
+/// Opens the launch record the keys name, as readers do: the launch
+/// directory and the file private and not links. A record that is not
+/// there is [`Expired::LaunchGone`].
 fn open_record(store: &Path, id: &RecordId) -> Result<(Opened, LaunchRecord), Error> {
-    let gone = dead(String::new(), Expired::LaunchGone);
+    let gone = || dead(String::new(), Expired::LaunchGone);
     let path = launch_dir_path(store);
     let launch = match Dir::open(&path) {
         Ok(dir) => dir,
-        Err(Refused::Missing) => return Err(gone),
+        Err(Refused::Missing) => return Err(gone()),
         Err(why) => return Err(refused(path, why, "opening")),
     };
     let metadata = launch
         .metadata()
         .map_err(|e| Error::io("reading the metadata of", launch.path(), e))?;
     check_private(launch.path(), &metadata)?;
-    let name = id.to_string();
-    let dir = match launch.child(&name) {
-        Ok(dir) => dir,
-        Err(Refused::Missing) => return Err(gone),
-        Err(why) => return Err(refused(launch.join(&name), why, "opening")),
-    };
-    let metadata = dir
-        .metadata()
-        .map_err(|e| Error::io("reading the metadata of", dir.path(), e))?;
-    check_private(dir.path(), &metadata)?;
-    // A fresh record is `0`: one open, no listing.
+    // A fresh record is `<id>.0`: one open, no listing.
     let mut count = 0;
     loop {
-        if let Some(record) = read_record(&dir, count, true)? {
-            return Ok((Opened { dir, count }, record));
+        if let Some(record) = read_record(&launch, &record_name(id, count), true)? {
+            let opened = Opened {
+                launch,
+                id: *id,
+                count,
+            };
+            return Ok((opened, record));
         }
-        match find_count(&dir)? {
+        match find_count(&launch, id)? {
             Some(found) if found != count => count = found,
-            _ => return Err(gone),
+            _ => return Err(gone()),
         }
     }
 }
@@ -323,26 +349,27 @@ pub(crate) fn open(
     ))
 }
 
-/// Spends one use of an opened record: renames its file `K` to `K + 1`,
-/// and when another reader renamed `K` first, finds the new `K`, checks
-/// with `alive` that a use is left, and tries again. Fails as gone when
-/// the record was removed meanwhile (a clean-up removes the file first, so
-/// a reader holding the record finds nothing to rename).
+/// Spends one use of an opened record: renames `<id>.<k>` to
+/// `<id>.<k+1>`, and when another reader renamed it first, finds the new
+/// `k`, checks with `alive` that a use is left, and tries again. Fails as
+/// gone when the record was removed meanwhile: a reader that opened it
+/// before a clean-up removed it finds nothing to rename.
 fn spend(opened: &mut Opened, alive: impl Fn(u32) -> Result<(), Error>) -> Result<(), Error> {
     loop {
-        let (from, to) = (opened.count.to_string(), (opened.count + 1).to_string());
-        match opened.dir.rename(&from, &to) {
+        let from = record_name(&opened.id, opened.count);
+        let to = record_name(&opened.id, opened.count + 1);
+        match opened.launch.rename(&from, &to) {
             Ok(()) => return Ok(()),
             // Another reader spent use `count + 1` first; the record under
             // its new name is the same file.
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                match find_count(&opened.dir)? {
+                match find_count(&opened.launch, &opened.id)? {
                     Some(count) => opened.count = count,
                     None => return Err(dead(String::new(), Expired::LaunchGone)),
                 }
                 alive(opened.count)?;
             }
-            Err(e) => return Err(Error::io("spending a use of", opened.dir.join(&from), e)),
+            Err(e) => return Err(Error::io("spending a use of", opened.launch.join(&from), e)),
         }
     }
 }
@@ -439,28 +466,31 @@ fn give_to_owner(
 ) -> Result<(), Error> {
     #[cfg(unix)]
     if let (Some((owner, group)), 0) = (target.owner(), file::euid()) {
-        return chown(owner, group).map_err(|e| Error::io("handing to the store's owner", path, e));
+        if (owner, group) != (0, rustix::process::getegid().as_raw()) {
+            return chown(owner, group)
+                .map_err(|e| Error::io("handing to the store's owner", path, e));
+        }
     }
     let _ = (target, path, chown);
     Ok(())
 }
 
 /// A launch record written under its pending name, `<id>.new`, not yet in
-/// effect: [`Staged::commit`] renames it to `<id>`; dropping it removes it.
+/// effect: [`Staged::commit`] renames it to `<id>.0`; dropping it removes it.
 pub(crate) struct Staged {
     launch: Dir,
-    id: String,
+    id: RecordId,
     committed: bool,
 }
 
 impl Staged {
     /// Puts the launch record in effect: from now on its keys open it.
     pub(crate) fn commit(mut self) -> Result<(), Error> {
-        let pending = format!("{}.new", self.id);
+        let live = record_name(&self.id, 0);
         self.launch
-            .rename(&pending, &self.id)
+            .rename(&pending_name(&self.id), &live)
             .map_err(|source| Error::LaunchNotCommitted {
-                path: self.launch.join(&self.id),
+                path: self.launch.join(&live),
                 source,
             })?;
         self.committed = true;
@@ -471,11 +501,7 @@ impl Staged {
 impl Drop for Staged {
     fn drop(&mut self) {
         if !self.committed {
-            let pending = format!("{}.new", self.id);
-            if let Ok(dir) = self.launch.child(&pending) {
-                let _ = dir.remove_file("0");
-            }
-            let _ = self.launch.remove_dir(&pending);
+            let _ = self.launch.remove_file(&pending_name(&self.id));
         }
     }
 }
@@ -539,38 +565,27 @@ pub(crate) fn issue(
         Key::of_kind(KeyKind::Launch, Field::Username, id, user_secret),
         Key::of_kind(KeyKind::Launch, Field::Password, id, pass_secret),
     )?;
-    let id_text = id.to_string();
-    let pending = format!("{id_text}.new");
-    let pending_path = launch.join(&pending);
-    launch
-        .mkdir(&pending)
-        .map_err(|e| Error::io("creating the directory", &pending_path, e))?;
-    let staged = Staged {
-        launch,
-        id: id_text,
-        committed: false,
-    };
-    #[cfg(unix)]
-    give_to_owner(target, &pending_path, |o, g| {
-        staged.launch.chown(&pending, o, g)
-    })?;
-    let dir = staged
-        .launch
-        .child(&pending)
-        .map_err(|why| refused(pending_path.clone(), why, "opening"))?;
-    let file_path = dir.join("0");
-    let mut file = dir.create("0").map_err(|e| {
+    let pending = pending_name(&id);
+    let file_path = launch.join(&pending);
+    let mut file = launch.create(&pending).map_err(|e| {
         if e.kind() == io::ErrorKind::AlreadyExists {
             Error::UnsafeFile {
                 path: file_path.clone(),
-                problem: "appeared in a directory otp-link had just created",
+                problem: "appeared under the fresh name of a new launch record",
             }
         } else {
             Error::io("creating", &file_path, e)
         }
     })?;
+    let staged = Staged {
+        launch,
+        id,
+        committed: false,
+    };
     #[cfg(unix)]
-    give_to_owner(target, &file_path, |o, g| dir.chown("0", o, g))?;
+    give_to_owner(target, &file_path, |o, g| {
+        staged.launch.chown(&pending, o, g)
+    })?;
     file.write_all(&record::encode(&record))
         .map_err(|e| Error::io("writing", &file_path, e))?;
     let issued_keys = LaunchKeys {
@@ -594,8 +609,9 @@ fn is_dead(
         // A record of a later version is that version's to judge.
         Err(Error::LaunchRecordCorrupt { reason, .. }) if reason.contains("format version") => None,
         Err(Error::LaunchRecordCorrupt { .. }) => Some(true),
-        Err(_) => None,
-        Ok(None) => Some(true),
+        // A link, a file it may not read: not its to judge. A file gone
+        // since it was listed: renamed by a reader, judged under that name.
+        Err(_) | Ok(None) => None,
         Ok(Some(r)) => Some(
             count >= r.uses
                 || now > r.not_after
@@ -605,10 +621,10 @@ fn is_dead(
 }
 
 /// Removes every dead launch record in `launch` (of the names given, or of
-/// all it holds) and returns how many it removed. A record is removed file
-/// first, then its directory, so that a reader still holding it can no
-/// longer spend a use of it. Entries otp-link does not write, links among
-/// them, are left alone, never followed.
+/// all it holds) and returns how many it removed. A reader still holding a
+/// record that is removed finds no file to rename, and spends nothing.
+/// Entries otp-link does not write, links among them, are left alone,
+/// never followed.
 fn clean_up(
     launch: &Dir,
     now: u64,
@@ -623,65 +639,52 @@ fn clean_up(
     let tags = accounts.map(|(tags, _)| tags);
     let mut removed = 0;
     for name in names {
-        let pending = name.strip_suffix(".new");
-        if parse_id(pending.unwrap_or(&name)).is_none() {
-            continue;
-        }
-        let dir = match launch.child(&name) {
-            Ok(dir) => dir,
-            Err(_) => continue,
-        };
-        let count = match find_count(&dir) {
-            Ok(count) => count,
-            Err(Error::LaunchRecordCorrupt { .. }) => None,
-            Err(_) => continue,
-        };
-        let record = match count {
-            Some(count) => read_record(&dir, count, false),
-            None => Ok(None),
-        };
-        let dead = if pending.is_some() {
-            match &record {
+        let dead = match parse_name(&name) {
+            None => continue,
+            Some(Name::Pending) => match read_record(launch, &name, false) {
                 Ok(Some(r)) => now > r.not_after,
-                _ => launch
+                // Unreadable as a record: its issuer may still be writing
+                // it, or was killed while it did.
+                Err(Error::LaunchRecordCorrupt { .. }) => launch
                     .modified(&name)
                     .ok()
                     .and_then(|m| m.elapsed().ok())
                     .is_some_and(|age| age > PENDING_GRACE),
-            }
-        } else {
-            match is_dead(
-                record.as_ref().map(Option::as_ref),
-                count.unwrap_or(0),
-                now,
-                tags,
-            ) {
-                Some(dead) => dead,
-                None => continue,
+                Ok(None) | Err(_) => continue,
+            },
+            Some(Name::Record(_, count)) => {
+                let record = read_record(launch, &name, false);
+                match is_dead(record.as_ref().map(Option::as_ref), count, now, tags) {
+                    Some(dead) => dead,
+                    None => continue,
+                }
             }
         };
-        if dead && remove_record(&dir).is_ok() && launch.remove_dir(&name).is_ok() {
+        if dead && remove_record(launch, &name).is_ok() {
             removed += 1;
         }
     }
     Ok(removed)
 }
 
-/// Removes the record files of a dead record's directory, as often as a
-/// reader renames one under it.
-fn remove_record(dir: &Dir) -> io::Result<()> {
+/// Removes a dead record's file, and again under its new name as often as
+/// a reader renames it meanwhile (only readers that checked it alive
+/// before it died can).
+fn remove_record(launch: &Dir, name: &str) -> io::Result<()> {
+    let Some(Name::Record(id, _)) = parse_name(name) else {
+        return launch.remove_file(name);
+    };
+    let mut name = name.to_owned();
     for _ in 0..8 {
-        let names = dir.names()?;
-        let files: Vec<&String> = names.iter().filter(|n| parse_count(n).is_some()).collect();
-        if files.is_empty() {
-            return Ok(());
-        }
-        for name in files {
-            match dir.remove_file(name) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
+        match launch.remove_file(&name) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                match find_count(launch, &id).map_err(|e| io::Error::other(e.to_string()))? {
+                    Some(count) => name = record_name(&id, count),
+                    None => return Ok(()),
+                }
             }
+            Err(e) => return Err(e),
         }
     }
     Err(io::Error::other("a record kept being renamed"))
@@ -724,14 +727,11 @@ pub(crate) fn outstanding(
         .names()
         .map_err(|e| Error::io("listing", launch.path(), e))?;
     let now = clock::now()?;
-    for name in names.iter().filter(|n| parse_id(n).is_some()) {
-        let Ok(dir) = launch.child(name) else {
+    for name in &names {
+        let Some(Name::Record(_, count)) = parse_name(name) else {
             continue;
         };
-        let Ok(Some(count)) = find_count(&dir) else {
-            continue;
-        };
-        if let Ok(Some(record)) = read_record(&dir, count, false) {
+        if let Ok(Some(record)) = read_record(&launch, name, false) {
             if is_dead(Ok(Some(&record)), count, now, Some(current)) == Some(false) {
                 *counts.entry(record.account).or_insert(0) += 1;
             }
@@ -803,20 +803,16 @@ mod tests {
         }
     }
 
-    /// The reason a clean-up removes a record's file before its directory:
-    /// a reader that opened the record just before finds nothing to rename,
-    /// and spends nothing.
+    /// A reader that opened a record just before a clean-up removed it finds
+    /// nothing to rename, and spends nothing.
     #[test]
     fn a_reader_holding_a_record_that_a_clean_up_removes_spends_nothing() {
         let (_dir, store, keys) = account();
         let launch = issue(&store, &keys, 1);
         let (mut opened, record) = open_record(store.path(), &launch.keys.record_id()).unwrap();
         assert_eq!((opened.count, record.uses), (0, 1));
-        remove_record(&opened.dir).unwrap();
         let launch_dir = Dir::open(&launch_dir_path(store.path())).ok().unwrap();
-        launch_dir
-            .remove_dir(&launch.keys.record_id().to_string())
-            .unwrap();
+        remove_record(&launch_dir, &record_name(&launch.keys.record_id(), 0)).unwrap();
         assert_eq!(
             reason(spend(&mut opened, |_| Ok(()))),
             Some(Expired::LaunchGone)
@@ -885,11 +881,13 @@ mod tests {
         store.recover(&spent.keys).unwrap();
         let live = issue(&store, &keys, 2);
         let launch_dir = dir.path().join("store.cbor.launch");
+        // A pending record its issuer is still writing: empty so far.
         let pending = launch_dir.join("0123456789abcdef0123456789abcdef.new");
-        std::fs::create_dir(&pending).unwrap();
+        std::fs::write(&pending, b"").unwrap();
         let _third = issue(&store, &keys, 1);
-        assert!(!launch_dir.join(spent.keys.record_id().to_string()).exists());
-        assert!(launch_dir.join(live.keys.record_id().to_string()).exists());
+        let id = |l: &LaunchKeys, k| launch_dir.join(record_name(&l.keys.record_id(), k));
+        assert!(!id(&spent, 1).exists());
+        assert!(id(&live, 0).exists());
         assert!(pending.exists(), "a fresh pending record was removed");
         assert_eq!(store.recover(&live.keys).unwrap().username(), "scott");
         let infos = store.accounts().unwrap();
