@@ -850,3 +850,73 @@ fn root_issues_launch_records_that_the_stores_owner_can_spend() {
     assert_ok(&out, "recover as nobody");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "u\np\n");
 }
+
+/// The host script of README.md's "One-time launch keys" runs as printed:
+/// each job's child gets launch keys that open the credentials once, the
+/// account's keys never appear on a command line, and when no launch keys
+/// can be issued the job is not started and the run fails.
+#[test]
+fn the_readmes_host_script_starts_each_child_with_a_fresh_pair() {
+    let readme = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+        .expect("README.md");
+    let section = &readme[readme.find("## One-time launch keys").expect("the section")..];
+    let start = section.find("```sh\n#!/bin/sh\n").expect("the host script") + "```sh\n".len();
+    let script = &section[start..start + section[start..].find("\n```").unwrap() + 1];
+    let (dir, store, account) = store_with_account();
+    let bin = dir.path().join("bin");
+    fs::create_dir(&bin).unwrap();
+    let run_jobs = bin.join("run-jobs");
+    fs::write(&run_jobs, script).unwrap();
+    set_mode(&run_jobs, 0o755);
+    std::os::unix::fs::symlink(otp_link(), bin.join("otp-link")).unwrap();
+    // The child: spends its pair through exec, and records what it got and
+    // the arguments it was started with.
+    let out_dir = dir.path().join("out");
+    fs::create_dir(&out_dir).unwrap();
+    let child = bin.join("report-child");
+    fs::write(
+        &child,
+        "#!/bin/sh\nprintf '%s\\n' \"$*\" > \"$OUT/$3.args\"\nexec otp-link exec --user-var U --pass-var P \"$1\" \"$2\" -- sh -c 'printf \"%s %s\" \"$U\" \"$P\" > \"$OUT/$0.creds\"' \"$3\"\n",
+    )
+    .unwrap();
+    set_mode(&child, 0o755);
+    let keys_file = dir.path().join("reports-db.keys");
+    write_private(
+        &keys_file,
+        format!("{}\n{}\n", account.user_key, account.pass_key).as_bytes(),
+    );
+    let script_run = |jobs: &[&str]| {
+        let mut command = Command::new(&run_jobs);
+        command
+            .args(jobs)
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .env("OTP_LINK_STORE", &store)
+            .env("ACCOUNT_KEYS", &keys_file)
+            .env("OUT", &out_dir)
+            .env_remove("OTP_LINK_AUDIT");
+        run(command, "")
+    };
+    let out = script_run(&["daily", "weekly", "monthly"]);
+    assert_ok(&out, "run-jobs");
+    for job in ["daily", "weekly", "monthly"] {
+        let creds = fs::read_to_string(out_dir.join(format!("{job}.creds"))).unwrap();
+        assert_eq!(creds, format!("{} {}", account.username, account.password));
+        let args = fs::read_to_string(out_dir.join(format!("{job}.args"))).unwrap();
+        assert!(args.starts_with("otpl1-u-"), "{job}: {args}");
+        assert!(!args.contains(&account.user_key[..40]), "{job}: {args}");
+        // The pair the child got is spent.
+        let words: Vec<&str> = args.split_whitespace().collect();
+        let pair = LaunchPair {
+            user_key: words[0].into(),
+            pass_key: words[1].into(),
+        };
+        assert_dead(&recover_launch(&store, &pair), &["used up"], job);
+    }
+    // Account keys that open nothing: the host says so, starts nothing,
+    // and fails.
+    write_private(&keys_file, b"otp1-u-x\notp1-p-y\n");
+    let out = script_run(&["late"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("no launch keys for late"));
+    assert!(!out_dir.join("late.args").exists());
+}
