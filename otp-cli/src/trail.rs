@@ -144,7 +144,8 @@ impl Trail {
     pub fn committed(&mut self) {
         if let Err(e) = self.write(Outcome::Success, Some(0), None) {
             crate::note(&format!(
-                "warning: the change is in effect, but its success record could not be written: {e}"
+                "warning: the change is in effect and its keys are the account's, but its success record could not be written ({}); the log holds its attempt",
+                problem(&e)
             ));
         }
     }
@@ -178,8 +179,21 @@ impl Trail {
             Ok(()) => error,
             Err(e) => CliError::Unrecorded {
                 error: Box::new(error),
-                problem: e.to_string(),
+                problem: problem(&e),
             },
         }
+    }
+}
+
+/// What is wrong with the log, without the advice of [`otp_core::Error`]'s
+/// message (that nothing was released), which is not so once a change is
+/// in effect.
+fn problem(e: &otp_core::Error) -> String {
+    match e {
+        otp_core::Error::AuditLog { path, problem } => format!(
+            "audit log {} {problem}",
+            otp_core::printable(&path.to_string_lossy())
+        ),
+        e => e.to_string(),
     }
 }

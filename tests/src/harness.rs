@@ -242,6 +242,57 @@ pub fn root_or_skip(why: &str) -> bool {
 }
 
 #[cfg(unix)]
+/// A small tmpfs mounted for a test, unmounted however the test ends.
+pub struct Mounted(PathBuf);
+
+#[cfg(unix)]
+impl Mounted {
+    /// Mounts a tmpfs of `size` (as `mount -o size=`, e.g. `"64k"`) at
+    /// `DIR/small`, or `None` where the test must be skipped: not root, or
+    /// no tmpfs can be mounted here (both said on stderr, and failing
+    /// under `CI=true`, which runs as root and mounts).
+    pub fn small_tmpfs(dir: &Path, size: &str) -> Option<Mounted> {
+        if !root_or_skip("to mount a small tmpfs") {
+            return None;
+        }
+        let mount = dir.join("small");
+        fs::create_dir(&mount).expect("a mount point");
+        let mounted = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size}"),
+                "otp-link-test",
+            ])
+            .arg(&mount)
+            .stderr(Stdio::null())
+            .status();
+        if !mounted.is_ok_and(|s| s.success()) {
+            eprintln!("skipped: cannot mount a tmpfs here");
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI runs as root and mounts"
+            );
+            return None;
+        }
+        Some(Mounted(mount))
+    }
+
+    /// Where it is mounted.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+#[cfg(unix)]
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[cfg(unix)]
 /// A copy of the binary that user [`NOBODY`] may run, in a directory it may
 /// enter: the way to run otp-link as another user (the test binary's own
 /// directory may not be reachable for that user).

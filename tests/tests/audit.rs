@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::thread;
 
@@ -545,41 +545,17 @@ fn an_audit_log_of_another_user_is_refused() {
     assert_refused(&store, &log, &db, "is owned by user id 65534");
 }
 
-/// Unmounts a test's tmpfs however the test ends.
-struct Mounted(PathBuf);
-
-impl Drop for Mounted {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
-
 /// A log on a full disk: it opens, the write fails, and recover prints no
 /// credential (exit 10).
 #[test]
 fn a_full_disk_under_the_audit_log_fails_closed() {
-    if !root_or_skip("to mount a small tmpfs") {
-        return;
-    }
     let dir = tempdir();
     let store = dir.path().join("store.cbor");
     let db = secure(&store, "db");
-    let mount = dir.path().join("small");
-    fs::create_dir(&mount).unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=16k", "otp-link-test"])
-        .arg(&mount)
-        .stderr(Stdio::null())
-        .status();
-    if !mounted.is_ok_and(|s| s.success()) {
-        eprintln!("skipped: cannot mount a tmpfs here");
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI runs as root and mounts"
-        );
+    let Some(mounted) = Mounted::small_tmpfs(dir.path(), "16k") else {
         return;
-    }
-    let _mounted = Mounted(mount.clone());
+    };
+    let mount = mounted.path();
     let log = mount.join("audit.log");
     fs::write(&log, "").unwrap();
     set_mode(&log, 0o600);
@@ -588,6 +564,63 @@ fn a_full_disk_under_the_audit_log_fails_closed() {
     command.args(["recover", &db.user_key, &db.pass_key]);
     let line = assert_fails_hiding(&run(command, ""), 10, "recover", &[&db.password]);
     assert!(line.contains("cannot be written"), "{line}");
+}
+
+/// "Never lose a key": the disk fills between a change's attempt record and
+/// its success record. The change is in effect and its keys printed, so
+/// otp-link warns and exits 0 (the keys work), and the log holds the
+/// attempt.
+#[test]
+fn a_success_record_that_cannot_be_written_after_the_change_only_warns() {
+    let dir = tempdir();
+    let Some(mounted) = Mounted::small_tmpfs(dir.path(), "16k") else {
+        return;
+    };
+    // The records' lengths, measured on a rehearsal with paths as long.
+    let store = dir.path().join("store.cbor");
+    let rehearsal = dir.path().join("rehearsal.log");
+    let (mut command, input) = secure_command(&store, "db");
+    command.env("OTP_LINK_AUDIT", &rehearsal);
+    assert_ok(&run(command, &input), "rehearsal");
+    fs::remove_file(&store).unwrap();
+    let lines: Vec<usize> = fs::read_to_string(&rehearsal)
+        .unwrap()
+        .lines()
+        .map(|l| l.len() + 1)
+        .collect();
+    let (attempt, success) = (lines[0], lines[1]);
+    // A log whose last page has room for the attempt and half the success
+    // record, on a file system that is otherwise full.
+    let log = mounted.path().join("audit.log");
+    let room = attempt + success / 2;
+    let filler = format!("{{\"filler\":\"{}\"}}\n", "x".repeat(4096 - room - 14));
+    assert_eq!(filler.len() + room, 4096);
+    fs::write(&log, &filler).unwrap();
+    set_mode(&log, 0o600);
+    let _ = fs::write(mounted.path().join("full"), vec![0u8; 64 * 1024]);
+    let (mut command, input) = secure_command(&store, "db");
+    command.env("OTP_LINK_AUDIT", &log);
+    let out = run(command, &input);
+    assert_ok(&out, "secure-account whose success record does not fit");
+    let stderr = stderr_of(&out);
+    assert!(
+        stderr.contains("warning: the change is in effect and its keys are the account's, but its success record could not be written"),
+        "{stderr}"
+    );
+    let (user_key, pass_key) = text_keys(&out.stdout).expect("the keys were printed");
+    let issued = Issued {
+        name: "db".into(),
+        username: username_of("db"),
+        password: password_of("db"),
+        user_key,
+        pass_key,
+    };
+    assert_recovers(&store, &issued);
+    let text = fs::read_to_string(&log).unwrap();
+    let attempt: Value = serde_json::from_str(text.lines().nth(1).unwrap()).unwrap();
+    assert_eq!(attempt["event"], "secure-account");
+    assert_eq!(attempt["outcome"], "attempt");
+    assert_eq!(attempt["account"], "db");
 }
 
 /// The Rust library's `otp_core::recover`, as a child program calls it,

@@ -179,6 +179,68 @@ fn an_expired_account_fails_recover_exec_and_verify_with_exit_12_naming_the_date
     assert_eq!(String::from_utf8_lossy(&out.stdout), "scott\ntiger\n");
 }
 
+/// The Rust library's `otp_core::recover`, as a child program calls it,
+/// enforces expiry too: the example child exits with the library's code,
+/// 12.
+#[test]
+fn the_library_recover_refuses_an_expired_account_with_exit_12() {
+    let dir = tempdir();
+    let store = dir.path().join("store.cbor");
+    let v = spec_vector("fail-expired");
+    write_vector_store(&store, &v);
+    let child = otp_link_tests::example_bin("otp-core", "child");
+    let out = run_with(
+        std::process::Command::new(&child)
+            .env("OTP_LINK_STORE", &store)
+            .env_remove("OTP_LINK_AUDIT")
+            .args([&v.user_key, &v.pass_key]),
+        "",
+        HANG,
+    );
+    assert_eq!(out.status.code(), Some(12), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("expired at 2026-11-25T23:40:00Z"));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn import_legacy_takes_an_expiry() {
+    let dir = tempdir();
+    let store = dir.path().join("store.cbor");
+    let (file, old_user, old_pass, username, password) =
+        otp_link_tests::legacy_fixtures::opening().remove(0);
+    let mut command = otp(&store);
+    command
+        .arg("import-legacy")
+        .arg(otp_link_tests::legacy_fixtures::dir().join(&file))
+        .args([&old_user, &old_pass, "--account", "imported"])
+        .args(["--not-after", "2099-12-31T23:59:59Z"]);
+    let out = run(command, "");
+    assert_ok(&out, "import-legacy --not-after");
+    let (user_key, pass_key) = text_keys(&out.stdout).unwrap();
+    assert_recovers(
+        &store,
+        &Issued {
+            name: "imported".into(),
+            username,
+            password,
+            user_key,
+            pass_key,
+        },
+    );
+    assert_eq!(listed(&store, &[])[0]["not_after"], "2099-12-31T23:59:59Z");
+    assert_eq!(version(&store), 2);
+    // In the past: refused, and no store is written.
+    let other = dir.path().join("other.cbor");
+    let mut command = otp(&other);
+    command
+        .arg("import-legacy")
+        .arg(otp_link_tests::legacy_fixtures::dir().join(&file))
+        .args([&old_user, &old_pass, "--account", "late"])
+        .args(["--not-after", "2000-01-01T00:00:00Z"]);
+    assert_fails(&run(command, ""), 11, "import-legacy into the past");
+    assert!(!other.exists());
+}
+
 /// Regression guard for the clock itself: an account secured for one
 /// second opens, and two seconds later fails with exit 12.
 #[test]

@@ -1035,38 +1035,14 @@ fn the_lock_timeout_names_no_particular_holder() {
     );
 }
 
-/// Unmounts a test's tmpfs however the test ends.
-struct Mounted(PathBuf);
-
-impl Drop for Mounted {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
-
 /// Regression: a full disk said "check the path and its permissions".
 #[test]
 fn a_full_disk_says_so() {
-    if !root_or_skip("to mount a small tmpfs") {
-        return;
-    }
     let dir = tempdir();
-    let mount = dir.path().join("small");
-    fs::create_dir(&mount).unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=64k", "otp-link-test"])
-        .arg(&mount)
-        .stderr(Stdio::null())
-        .status();
-    if !mounted.is_ok_and(|s| s.success()) {
-        eprintln!("skipped: cannot mount a tmpfs here");
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI runs as root and mounts"
-        );
+    let Some(mounted) = Mounted::small_tmpfs(dir.path(), "64k") else {
         return;
-    }
-    let mounted = Mounted(mount.clone());
+    };
+    let mount = mounted.path().to_owned();
     let store = mount.join("store.cbor");
     let db = secure(&store, "db");
     // Fill the file system; the write fails when it is full.
