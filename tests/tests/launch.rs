@@ -920,3 +920,76 @@ fn the_readmes_host_script_starts_each_child_with_a_fresh_pair() {
     assert!(stderr_of(&out).contains("no launch keys for late"));
     assert!(!out_dir.join("late.args").exists());
 }
+
+/// With an audit log, `issue` writes an attempt before the launch record
+/// takes effect and a success after, and each recover with launch keys one
+/// record: a success, then a failure with exit 12, all naming the account
+/// and the launch record's id.
+#[test]
+fn issue_and_spending_recovers_are_audited() {
+    let (dir, store, account) = store_with_account();
+    let log = dir.path().join("audit.log");
+    let with_log = |args: &[&str]| {
+        let mut command = otp(&store);
+        command.arg("--audit").arg(&log).args(args);
+        run(command, "")
+    };
+    let out = with_log(&["issue", &account.user_key, &account.pass_key]);
+    assert_ok(&out, "audited issue");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    let pair = LaunchPair {
+        user_key: lines.next().unwrap().into(),
+        pass_key: lines.next().unwrap().into(),
+    };
+    assert_ok(
+        &with_log(&["recover", &pair.user_key, &pair.pass_key]),
+        "audited recover",
+    );
+    assert_dead(
+        &with_log(&["recover", &pair.user_key, &pair.pass_key]),
+        &["used up"],
+        "audited second recover",
+    );
+    let records: Vec<serde_json::Value> = fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let rows: Vec<(String, String, serde_json::Value)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["event"].as_str().unwrap().to_owned(),
+                r["outcome"].as_str().unwrap().to_owned(),
+                r["exit_code"].clone(),
+            )
+        })
+        .collect();
+    let row = |event: &str, outcome: &str, code: Option<i64>| {
+        (
+            event.to_owned(),
+            outcome.to_owned(),
+            code.map_or(serde_json::Value::Null, Into::into),
+        )
+    };
+    assert_eq!(
+        rows,
+        [
+            row("issue", "attempt", None),
+            row("issue", "success", Some(0)),
+            row("recover", "success", Some(0)),
+            row("recover", "failure", Some(12)),
+        ]
+    );
+    assert_eq!(records[0]["account"], "db");
+    assert_eq!(records[2]["account"], "db");
+    for r in &records[2..] {
+        assert_eq!(r["record_id"], pair.id(), "{r}");
+    }
+    let text = fs::read_to_string(&log).unwrap();
+    assert!(
+        !text.contains("otpl1-") && !text.contains("otp1-"),
+        "{text}"
+    );
+}

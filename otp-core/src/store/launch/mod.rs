@@ -7,9 +7,9 @@
 //! record is one small immutable file, `STORE.launch/<id>.<k>`, whose name
 //! ends in `k`, the number of its uses spent. A reader spends a use by
 //! renaming `<id>.<k>` to `<id>.<k+1>`: exactly one of any number of
-//! readers that try succeeds, and the
-//! credentials are handed out only after the rename, so a reader killed at
-//! any moment can lose a use but never grant one more. The record's tags,
+//! readers that try succeeds, and the credentials are handed out only after
+//! the rename, so a reader killed at any moment can lose a use but never
+//! grant one more. The record's tags,
 //! computed once when it is issued, bind its use limit, its deadline and
 //! the account's own tags at that time; nothing is ever authenticated
 //! again under its one-time keys. Protocol and reasons: spec/launch.md.
@@ -98,8 +98,8 @@ pub struct LaunchKeys {
     /// How many times they open them.
     pub uses: u32,
     /// The last second in which they open them, in seconds since the Unix
-    /// epoch: `ttl` after they were issued, or the account's own not-after
-    /// time if that comes first.
+    /// epoch: `ttl - 1` seconds after the second they were issued in, or
+    /// the account's own not-after time if that comes first.
     pub not_after: u64,
 }
 
