@@ -436,12 +436,7 @@ fn rotate_replace_and_remove_revoke_outstanding_launch_keys() {
     rotate.args(["rotate", &account.user_key, &account.pass_key]);
     let out = run(rotate, "");
     assert_ok(&out, "rotate");
-    let (user_key, pass_key) = text_keys(&out.stdout).expect("new keys");
-    let account = Issued {
-        user_key,
-        pass_key,
-        ..account
-    };
+    let account = with_new_keys(account, &out);
     assert_dead(
         &recover_launch(&store, &pair),
         &["revoked", "'db'", "rotated"],
@@ -453,12 +448,7 @@ fn rotate_replace_and_remove_revoke_outstanding_launch_keys() {
     replace.arg("--replace");
     let out = run(replace, &input);
     assert_ok(&out, "replace");
-    let (user_key, pass_key) = text_keys(&out.stdout).expect("new keys");
-    let account = Issued {
-        user_key,
-        pass_key,
-        ..account
-    };
+    let account = with_new_keys(account, &out);
     assert_dead(
         &recover_launch(&store, &pair),
         &["revoked"],
@@ -470,6 +460,16 @@ fn rotate_replace_and_remove_revoke_outstanding_launch_keys() {
     remove.args(["remove", "db"]);
     assert_ok(&run(remove, ""), "remove");
     assert_dead(&recover_launch(&store, &pair), &["revoked"], "after remove");
+}
+
+/// The account with the keys a rotate or a replace printed.
+fn with_new_keys(account: Issued, out: &Output) -> Issued {
+    let (user_key, pass_key) = text_keys(&out.stdout).expect("new keys");
+    Issued {
+        user_key,
+        pass_key,
+        ..account
+    }
 }
 
 /// What `otp-link prune` printed on stdout.
@@ -496,14 +496,7 @@ fn issue_removes_spent_and_expired_records_and_prune_every_dead_one() {
     rotate.args(["rotate", &b.user_key, &b.pass_key]);
     let out = run(rotate, "");
     assert_ok(&out, "rotate b");
-    let b = {
-        let (user_key, pass_key) = text_keys(&out.stdout).expect("new keys");
-        Issued {
-            user_key,
-            pass_key,
-            ..b
-        }
-    };
+    let b = with_new_keys(b, &out);
     // issue removes the spent and the expired record, not the revoked one
     // (it does not read the whole store to tell).
     let fresh = issue(&store, &b, &["--ttl", "5m"]);
