@@ -986,3 +986,28 @@ fn issue_and_spending_recovers_are_audited() {
         "{text}"
     );
 }
+
+/// A Rust child through `otp_core::recover` (the example child, as a host
+/// starts it) spends launch keys as `otp-link recover` does: once, then
+/// exit 12.
+#[test]
+fn the_library_recover_spends_launch_keys() {
+    let (_dir, store, account) = store_with_account();
+    let pair = issue(&store, &account, &[]);
+    let child = otp_link_tests::example_bin("otp-core", "child");
+    let start = || {
+        let mut command = Command::new(&child);
+        command
+            .env("OTP_LINK_STORE", &store)
+            .env_remove("OTP_LINK_AUDIT")
+            .args([&pair.user_key, &pair.pass_key]);
+        run(command, "")
+    };
+    let out = start();
+    assert_ok(&out, "the child");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("recovered a "));
+    assert_eq!(record_files(&store, &pair), Some(vec!["1".into()]));
+    let out = start();
+    assert_eq!(out.status.code(), Some(12), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("used up"), "{}", stderr_of(&out));
+}
