@@ -260,7 +260,7 @@ pub enum Error {
     /// Putting a new launch record in place failed, so the launch keys
     /// printed for it open nothing.
     LaunchNotCommitted {
-        /// The launch record's directory.
+        /// The launch record's file, as it would have been named in effect.
         path: PathBuf,
         /// The operating system's error.
         source: io::Error,
@@ -452,6 +452,9 @@ pub fn printable(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// What to do about launch keys that open nothing any more.
+const ISSUE_NEW: &str = "issue new launch keys with 'otp-link issue'";
+
 /// A path as [`printable`] text.
 fn shown(path: &Path) -> String {
     printable(&path.to_string_lossy()).into_owned()
@@ -603,9 +606,7 @@ impl fmt::Display for Error {
                 f,
                 "the operating system's random number generator failed; try again"
             ),
-            Error::KeysExpired { name, reason } => {
-                const AGAIN: &str = "issue new launch keys with 'otp-link issue'";
-                match reason {
+            Error::KeysExpired { name, reason } => match reason {
                 Expired::NotAfter { not_after, now } => write!(
                     f,
                     "account '{}' expired at {} (the clock reads {}), so its keys no longer open it; to extend it, run 'otp-link rotate --expires-in DURATION' with its keys (new keys), or 'otp-link secure-account --replace --expires-in DURATION' with its name (new credentials)",
@@ -615,29 +616,34 @@ impl fmt::Display for Error {
                 ),
                 Expired::LaunchUsedUp { uses: 1 } => write!(
                     f,
-                    "these launch keys are used up: their one use is spent; {AGAIN}"
+                    "these launch keys are used up: their one use is spent; {ISSUE_NEW}"
                 ),
                 Expired::LaunchUsedUp { uses } => write!(
                     f,
-                    "these launch keys are used up: all {uses} uses are spent; {AGAIN}"
+                    "these launch keys are used up: all {uses} uses are spent; {ISSUE_NEW}"
                 ),
                 Expired::LaunchExpired { not_after, now } => write!(
                     f,
-                    "these launch keys expired at {} (the clock reads {}); {AGAIN}",
+                    "these launch keys expired at {} (the clock reads {}); {ISSUE_NEW}",
                     crate::rfc3339(*not_after),
                     crate::rfc3339(*now)
                 ),
-                Expired::LaunchRevoked => write!(
-                    f,
-                    "these launch keys were revoked: account '{}' was rotated, replaced or removed after they were issued; {AGAIN} and the account's current keys",
-                    printable(name)
-                ),
+                Expired::LaunchRevoked => {
+                    // A removed account's name is gone with it.
+                    let account = match name.as_str() {
+                        "" => "their account".to_owned(),
+                        name => format!("account '{}'", printable(name)),
+                    };
+                    write!(
+                        f,
+                        "these launch keys were revoked: {account} was rotated, replaced or removed after they were issued; {ISSUE_NEW} and the account's current keys"
+                    )
+                }
                 Expired::LaunchGone => write!(
                     f,
-                    "these launch keys are used up, expired or revoked (no launch record has their id any more), or belong to another store (--store); {AGAIN}"
+                    "these launch keys are used up, expired or revoked (no launch record has their id any more), or belong to another store (--store); {ISSUE_NEW}"
                 ),
-                }
-            }
+            },
             Error::InvalidExpiry { not_after, now } => write!(
                 f,
                 "the expiry {} is not in the future (the clock reads {}), so the keys would open nothing; give a later --not-after or an --expires-in DURATION, or --no-expiry for none; nothing was changed",
@@ -729,6 +735,59 @@ mod tests {
         assert!(full.to_string().contains("the disk is full"), "{full}");
         assert!(!full.to_string().contains("permissions"), "{full}");
         assert_eq!(full.exit_code(), 10);
+    }
+
+    /// Each reason launch keys open nothing is said, with what to do, and
+    /// is exit 12; a removed account's empty name is not shown as `''`.
+    #[test]
+    fn dead_launch_keys_say_why_and_what_to_do() {
+        let dead = |name: &str, reason| Error::KeysExpired {
+            name: name.into(),
+            reason,
+        };
+        for (error, says) in [
+            (
+                dead("", Expired::LaunchUsedUp { uses: 1 }),
+                "their one use is spent",
+            ),
+            (
+                dead("", Expired::LaunchUsedUp { uses: 5 }),
+                "all 5 uses are spent",
+            ),
+            (
+                dead(
+                    "",
+                    Expired::LaunchExpired {
+                        not_after: 0,
+                        now: 1,
+                    },
+                ),
+                "expired at 1970-01-01T00:00:00Z (the clock reads 1970-01-01T00:00:01Z)",
+            ),
+            (
+                dead("db", Expired::LaunchRevoked),
+                "account 'db' was rotated",
+            ),
+            (
+                dead("", Expired::LaunchRevoked),
+                "their account was rotated",
+            ),
+            (
+                dead("", Expired::LaunchGone),
+                "no launch record has their id",
+            ),
+        ] {
+            let line = error.to_string();
+            assert!(line.contains(says), "{line}");
+            assert!(line.contains("issue new launch keys"), "{line}");
+            assert!(!line.contains("''"), "{line}");
+            assert_eq!(error.exit_code(), 12);
+        }
+        assert_eq!(dead("", Expired::LaunchGone).account_name(), None);
+        assert_eq!(
+            dead("db", Expired::LaunchRevoked).account_name(),
+            Some("db")
+        );
     }
 
     #[test]
