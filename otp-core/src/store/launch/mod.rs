@@ -459,19 +459,18 @@ fn check_writable_by_owner(target: &Target, dir: &Dir) -> Result<(), Error> {
 
 /// Gives a new launch file or directory to the store's owner when root
 /// creates it for another user's store.
+#[cfg(unix)]
 fn give_to_owner(
     target: &Target,
     path: &Path,
     chown: impl FnOnce(u32, u32) -> io::Result<()>,
 ) -> Result<(), Error> {
-    #[cfg(unix)]
     if let (Some((owner, group)), 0) = (target.owner(), file::euid()) {
         if (owner, group) != (0, rustix::process::getegid().as_raw()) {
             return chown(owner, group)
                 .map_err(|e| Error::io("handing to the store's owner", path, e));
         }
     }
-    let _ = (target, path, chown);
     Ok(())
 }
 
