@@ -4,6 +4,7 @@
 //! (`otp-link completions SHELL`) all come from these types.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -32,7 +33,8 @@ Exit codes:
        invalid account name, a store that would pass 64 MiB, or an expiry
        that is not in the future
   12   keys used up or expired: the account's not-after time has passed
-       (extend it with rotate --expires-in, or secure-account --replace)
+       (extend it with rotate --expires-in, or secure-account --replace);
+       launch keys used up, expired or revoked (issue new ones)
   1    any other failure
   126  exec: the program could not be run; 127: it was not found
   130  interrupted with Ctrl-C at a prompt";
@@ -89,13 +91,15 @@ pub enum Command {
     Rotate(Rotate),
     /// Remove an account; its keys stop working.
     Remove(Remove),
-    /// Remove every account that has expired, and say which.
+    /// Remove every account that has expired, and say which; and every dead
+    /// launch record (used up, expired or revoked), and say how many.
     ///
     /// Expiry is enforced by otp-link and the clock, not by the mathematics:
     /// whoever holds both halves could still XOR them. Removing an expired
     /// account's ciphertexts is what makes it unrecoverable for good.
     Prune(Prune),
-    /// Check that two keys open an account of the store and print its name.
+    /// Check that two keys open an account of the store and print its name
+    /// (launch keys spend no use).
     Verify(Verify),
     /// Write a new store holding only the named accounts, for one host.
     ///
@@ -104,6 +108,14 @@ pub enum Command {
     /// is decrypted and no key is printed. The new file is mode 0600; ship it
     /// with the owner, group and mode the host needs (README: "Many hosts").
     Export(Export),
+    /// Issue launch keys: a pair that opens the account's credentials at
+    /// most --uses times and only within --ttl, then never again.
+    ///
+    /// Takes the account's own keys and prints two launch keys like
+    /// secure-account. A host issues a pair just before it starts each
+    /// child, so a key read from ps is worth nothing once the child has used
+    /// it. Rotate, secure-account --replace and remove revoke them.
+    Issue(Issue),
     /// Import an account from a Secure-Python-Link account file.
     ImportLegacy(ImportLegacy),
     /// Print a shell completion script.
@@ -305,6 +317,25 @@ pub struct Export {
     /// Replace FILE when it is an existing otp-link store.
     #[arg(long)]
     pub force: bool,
+}
+
+/// `issue`.
+#[derive(Args, Debug)]
+pub struct Issue {
+    #[command(flatten)]
+    pub keys: KeyArgs,
+    /// How many times the launch keys open the credentials (1 to 1000000).
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(otp_core::MAX_USES)))]
+    pub uses: u32,
+    /// How long they do: a number and a unit, d, h, m or s (30s, 5m, 2h,
+    /// 1d); at most 7d.
+    #[arg(long, value_name = "DURATION", default_value = "60s",
+          value_parser = crate::expiry::parse_ttl)]
+    pub ttl: Duration,
+    /// How to print the launch keys (json adds "uses" and "not_after").
+    #[arg(long, value_enum, default_value_t = KeysFormat::Text)]
+    pub format: KeysFormat,
 }
 
 /// `import-legacy`.

@@ -103,17 +103,34 @@ pub fn run(mut command: Command, input: &str) -> Output {
     run_with(&mut command, input, HANG)
 }
 
+/// Starts `command`, again when the kernel says its binary is busy
+/// (`ETXTBSY`): a binary just copied for another user ([`AsNobody`]) stays
+/// open for writing in every child another test thread forks while the copy
+/// is written, until that child execs, a few milliseconds at most.
+fn spawn_retrying(command: &mut Command) -> std::io::Result<Child> {
+    let mut tries = 0;
+    loop {
+        match command.spawn() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 100 => {
+                tries += 1;
+                thread::sleep(Duration::from_millis(10));
+            }
+            spawned => return spawned,
+        }
+    }
+}
+
 /// Runs a command to completion with `input` on stdin, capturing its
 /// output; panics when it takes longer than `timeout`. The input is written
 /// on a thread, so a child that does not read it cannot block the test.
 pub fn run_with(command: &mut Command, input: &str, timeout: Duration) -> Output {
     let description = format!("{command:?}");
-    let mut child = command
+    command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {description}: {e}"));
+        .stderr(Stdio::piped());
+    let mut child =
+        spawn_retrying(command).unwrap_or_else(|e| panic!("cannot start {description}: {e}"));
     let pid = child.id();
     let mut stdin = child.stdin.take().expect("piped stdin");
     let input = input.to_owned();

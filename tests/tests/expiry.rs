@@ -23,7 +23,10 @@ fn listed(store: &Path, extra: &[&str]) -> Vec<Value> {
     let out = run(command, "");
     assert_ok(&out, "list");
     let listing: Value = serde_json::from_slice(&out.stdout).expect("list JSON");
-    listing["accounts"].as_array().expect("list JSON's accounts").clone()
+    listing["accounts"]
+        .as_array()
+        .expect("list JSON's accounts")
+        .clone()
 }
 
 fn now() -> u64 {

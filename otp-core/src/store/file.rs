@@ -287,19 +287,38 @@ impl StoreStream {
     /// file, so a rename between check and read cannot swap it.
     pub(crate) fn check_private(&self, path: &Path) -> Result<(), Error> {
         #[cfg(unix)]
-        {
-            use std::os::unix::fs::MetadataExt;
-            check_mode(path, &self.metadata)?;
-            let owner = self.metadata.uid();
-            let me = euid();
-            if owner != me && owner != 0 {
-                return Err(owned_by_another(path, owner, me));
-            }
-        }
+        check_private(path, &self.metadata)?;
         #[cfg(not(unix))]
         let _ = path;
         Ok(())
     }
+
+    /// [`StoreStream::check_private`] for a writer that decrypts (`issue`,
+    /// as [`check_mode_of`] for `rotate`): the mode only, since whose store
+    /// it may write has been decided ([`target_for_write`]).
+    pub(crate) fn check_mode(&self, path: &Path) -> Result<(), Error> {
+        #[cfg(unix)]
+        check_mode(path, &self.metadata)?;
+        #[cfg(not(unix))]
+        let _ = path;
+        Ok(())
+    }
+}
+
+/// Refuses a file (or a directory) of the store's secret half that breaks
+/// the permission rule ([`check_mode`]), or that is owned by neither the
+/// caller nor root: the rule readers apply to the store, which launch
+/// records share.
+#[cfg(unix)]
+pub(crate) fn check_private(path: &Path, metadata: &fs::Metadata) -> Result<(), Error> {
+    use std::os::unix::fs::MetadataExt;
+    check_mode(path, metadata)?;
+    let owner = metadata.uid();
+    let me = euid();
+    if owner != me && owner != 0 {
+        return Err(owned_by_another(path, owner, me));
+    }
+    Ok(())
 }
 
 /// The permission bits a store may have, after PostgreSQL's rule for its
@@ -308,26 +327,30 @@ impl StoreStream {
 /// stricter) — except that a store owned by root may also be readable by
 /// its group (0640, 0440), which is what Kubernetes Secret volumes, systemd
 /// credentials and `install -o root -g GROUP -m 640` give a service's
-/// group. Never writable by the group, never readable by others.
+/// group. Never writable by the group, never readable by others. A
+/// directory of launch records likewise (0700, or 0750 for root's):
+/// whoever may write it could rename a spent record back to unspent.
 #[cfg(unix)]
-const fn forbidden_bits(owner: u32) -> u32 {
-    if owner == 0 {
-        0o037
-    } else {
-        0o077
+const fn forbidden_bits(owner: u32, dir: bool) -> u32 {
+    match (owner == 0, dir) {
+        (true, false) => 0o037,
+        (true, true) => 0o027,
+        (false, _) => 0o077,
     }
 }
 
-/// Refuses a store whose mode breaks the permission rule of
-/// [`forbidden_bits`], naming the `chmod` that fixes it.
+/// Refuses a store (or launch directory or record) whose mode breaks the
+/// permission rule of [`forbidden_bits`], naming the `chmod` that fixes it.
 #[cfg(unix)]
 pub(crate) fn check_mode(path: &Path, metadata: &fs::Metadata) -> Result<(), Error> {
     use std::os::unix::fs::MetadataExt;
     let mode = metadata.mode() & 0o7777;
     let owner = metadata.uid();
-    if mode & forbidden_bits(owner) == 0 {
+    let dir = metadata.is_dir();
+    if mode & forbidden_bits(owner, dir) == 0 {
         return Ok(());
     }
+    let (private, group) = if dir { ("700", "750") } else { ("600", "640") };
     let shown = crate::printable(&path.to_string_lossy()).into_owned();
     Err(if owner == 0 {
         Error::InsecureStore {
@@ -336,7 +359,7 @@ pub(crate) fn check_mode(path: &Path, metadata: &fs::Metadata) -> Result<(), Err
                 "is owned by root and may be written by its group or read by others (mode {mode:04o}); a store of root's may be readable by its group, nothing more"
             ),
             fix: format!(
-                "run 'chmod 640 {shown}' as root (or 'chmod 600' when no group needs to read it)"
+                "run 'chmod {group} {shown}' as root (or 'chmod {private}' when no group needs to read it)"
             ),
         }
     } else {
@@ -344,7 +367,7 @@ pub(crate) fn check_mode(path: &Path, metadata: &fs::Metadata) -> Result<(), Err
             path: path.to_owned(),
             problem: format!("may be read or written by group or others (mode {mode:04o})"),
             fix: format!(
-                "run 'chmod 600 {shown}' as its owner; a store that a group must read must be owned by root ('chown root:GROUP', then 'chmod 640')"
+                "run 'chmod {private} {shown}' as its owner; a store that a group must read must be owned by root ('chown root:GROUP', then 'chmod {group}')"
             ),
         }
     })
@@ -363,7 +386,7 @@ pub(crate) fn check_mode_of(path: &Path) -> Result<(), Error> {
 }
 
 #[cfg(unix)]
-fn euid() -> u32 {
+pub(crate) fn euid() -> u32 {
     rustix::process::geteuid().as_raw()
 }
 
@@ -656,6 +679,27 @@ struct Kept {
     mode: u32,
 }
 
+impl Target {
+    /// The owner and group of the existing store, which files created
+    /// beside it get.
+    #[cfg(unix)]
+    pub(crate) fn owner(&self) -> Option<(u32, u32)> {
+        self.owner.map(|kept| (kept.owner, kept.group))
+    }
+
+    /// The target's directory, held open: every file beside the store is
+    /// created relative to it.
+    #[cfg(unix)]
+    pub(crate) fn dir_fd(&self) -> &File {
+        &self.dir.fd
+    }
+
+    /// The name of the target in its directory.
+    pub(crate) fn name(&self) -> &OsStr {
+        &self.name
+    }
+}
+
 /// Checks a store path for writing and names the file a write replaces.
 ///
 /// Refused before any file is created: a path that names no file (`/`,
@@ -856,7 +900,7 @@ fn owner_of(path: &Path, owner: u32, group: u32, mode: u32) -> Result<Kept, Erro
 /// by a private one: a writer never keeps what readers refuse.
 #[cfg(unix)]
 const fn kept_mode(owner: u32, old: u32) -> u32 {
-    if old & forbidden_bits(owner) != 0 {
+    if old & forbidden_bits(owner, false) != 0 {
         return 0o600;
     }
     0o600 | (old & 0o040)
@@ -1249,7 +1293,7 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn the_permission_rule_is_postgresqls_for_key_files() {
-        let allowed = |owner: u32, mode: u32| mode & forbidden_bits(owner) == 0;
+        let allowed = |owner: u32, mode: u32| mode & forbidden_bits(owner, false) == 0;
         for mode in [0o600, 0o400, 0o700, 0o000] {
             assert!(allowed(1000, mode) && allowed(0, mode), "{mode:o}");
         }
