@@ -169,3 +169,18 @@ write("store_decode", "null-not-shortest",
 # bytes, the id the store's first, the width 25.
 for path in sorted((ROOT / "corpus" / "store_decode").iterdir()):
     write("store_recover", path.name, bytes([6, 1, 22]) + bytes(16) + path.read_bytes())
+
+# Launch keys (spec/launch.md, "Key text"): the account key grammar under
+# the prefix otpl1-, whose CRC-32 covers the prefix too. Drawn last, so the
+# seeds above keep their bytes.
+def launch_key_text(field, launch_id, pad, mac_key):
+    body = f"otpl1-{field}-{launch_id.hex()}-{pad.hex()}-{mac_key.hex()}"
+    return f"{body}-{zlib.crc32(body.encode()):08x}"
+
+
+launch_id = rand(16)
+launch_user = launch_key_text("u", launch_id, rand(25), rand(32))
+launch_pass = launch_key_text("p", launch_id, rand(25), rand(32))
+write("key_parse", "launch-pair-w25", f"{launch_user}\n{launch_pass}")
+write("key_parse", "launch-relabelled", launch_user.replace("otpl1-", "otp1-", 1))
+write("key_parse", "launch-mixed-pair", f"{launch_user}\n{pass_}")

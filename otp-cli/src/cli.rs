@@ -4,6 +4,7 @@
 //! (`otp-link completions SHELL`) all come from these types.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -11,24 +12,29 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub const EXIT_CODES: &str = "\
 Exit codes:
   0    success
-  2    usage: bad arguments, flags or input lines; no store location
+  2    usage: bad arguments, flags or input lines; no store location; an
+       export over the store it reads
   3    key malformed, or the two keys do not belong together
   4    authentication failed: wrong or rotated-away key, or altered store
   5    account unknown
-  6    account already exists (use --replace)
+  6    account already exists (use --replace), or export's output exists
+       (use --force)
   7    store missing
   8    store (or legacy file) corrupt, of an unsupported version, or not a
        regular file
-  9    permission: store readable by others or owned by another user, a
-       planted lock or temporary file, or access denied
+  9    permission: store readable by others (a store of root's may be
+       readable by its group) or owned by another user, a planted lock,
+       temporary file or export output link, or access denied
   10   other input/output error (disk full, stdout lost), the store lock was
        busy too long, a change could not be put (durably) into effect, the
+       store is read-only (a systemd credential, a Secret volume), the
        audit log cannot be written, or the clock reads before 1970
   11   value rejected: too long for the width, a NUL byte, not UTF-8, an
        invalid account name, a store that would pass 64 MiB, or an expiry
        that is not in the future
   12   keys used up or expired: the account's not-after time has passed
-       (extend it with rotate --expires-in, or secure-account --replace)
+       (extend it with rotate --expires-in, or secure-account --replace);
+       launch keys used up, expired or revoked (issue new ones)
   1    any other failure
   126  exec: the program could not be run; 127: it was not found
   130  interrupted with Ctrl-C at a prompt";
@@ -44,8 +50,9 @@ Exit codes:
 #[derive(Parser, Debug)]
 #[command(name = "otp-link", version, after_help = EXIT_CODES, max_term_width = 100)]
 pub struct Cli {
-    /// The store file [default: $OTP_LINK_STORE, else the per-user data
-    /// directory, e.g. ~/.local/share/otp-link/store.cbor]
+    /// The store file [default: $OTP_LINK_STORE, else the systemd credential
+    /// $CREDENTIALS_DIRECTORY/otp-link-store if it exists, else the per-user
+    /// data directory, e.g. ~/.local/share/otp-link/store.cbor]
     #[arg(long, global = true, value_name = "PATH")]
     pub store: Option<PathBuf>,
 
@@ -84,14 +91,31 @@ pub enum Command {
     Rotate(Rotate),
     /// Remove an account; its keys stop working.
     Remove(Remove),
-    /// Remove every account that has expired, and say which.
+    /// Remove every account that has expired, and say which; and every dead
+    /// launch record (used up, expired or revoked), and say how many.
     ///
     /// Expiry is enforced by otp-link and the clock, not by the mathematics:
     /// whoever holds both halves could still XOR them. Removing an expired
     /// account's ciphertexts is what makes it unrecoverable for good.
     Prune(Prune),
-    /// Check that two keys open an account of the store and print its name.
+    /// Check that two keys open an account of the store and print its name
+    /// (launch keys spend no use).
     Verify(Verify),
+    /// Write a new store holding only the named accounts, for one host.
+    ///
+    /// Their entries are copied byte for byte, so the keys already issued
+    /// for them open them in the new store, and no other key does. Nothing
+    /// is decrypted and no key is printed. The new file is mode 0600; ship it
+    /// with the owner, group and mode the host needs (README: "Many hosts").
+    Export(Export),
+    /// Issue launch keys: a pair that opens the account's credentials at
+    /// most --uses times and only within --ttl, then never again.
+    ///
+    /// Takes the account's own keys and prints two launch keys like
+    /// secure-account. A host issues a pair just before it starts each
+    /// child, so a key read from ps is worth nothing once the child has used
+    /// it. Rotate, secure-account --replace and remove revoke them.
+    Issue(Issue),
     /// Import an account from a Secure-Python-Link account file.
     ImportLegacy(ImportLegacy),
     /// Print a shell completion script.
@@ -279,6 +303,39 @@ pub struct Remove {
 pub struct Verify {
     #[command(flatten)]
     pub keys: KeyArgs,
+}
+
+/// `export`.
+#[derive(Args, Debug)]
+pub struct Export {
+    /// The accounts to copy.
+    #[arg(required = true, value_name = "ACCOUNT")]
+    pub accounts: Vec<String>,
+    /// The new store file; refused if it exists, unless --force.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
+    /// Replace FILE when it is an existing otp-link store.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `issue`.
+#[derive(Args, Debug)]
+pub struct Issue {
+    #[command(flatten)]
+    pub keys: KeyArgs,
+    /// How many times the launch keys open the credentials (1 to 1000000).
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(otp_core::MAX_USES)))]
+    pub uses: u32,
+    /// How long they do: a number and a unit, d, h, m or s (30s, 5m, 2h,
+    /// 1d); at most 7d.
+    #[arg(long, value_name = "DURATION", default_value = "60s",
+          value_parser = crate::expiry::parse_ttl)]
+    pub ttl: Duration,
+    /// How to print the launch keys (json adds "uses" and "not_after").
+    #[arg(long, value_enum, default_value_t = KeysFormat::Text)]
+    pub format: KeysFormat,
 }
 
 /// `import-legacy`.

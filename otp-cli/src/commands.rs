@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::{Command as Process, ExitCode};
 
 use clap::CommandFactory;
-use otp_core::{printable, Credentials, Keys, Pending, Store};
+use otp_core::{printable, rfc3339, Credentials, Keys, Pending, Store};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -51,6 +51,8 @@ fn event(command: &Command) -> Option<&'static str> {
         Command::Remove(_) => "remove",
         Command::Prune(_) => "prune",
         Command::Verify(_) => "verify",
+        Command::Export(_) => "export",
+        Command::Issue(_) => "issue",
         Command::ImportLegacy(_) => "import-legacy",
         Command::List(_) | Command::Completions(_) | Command::Man => return None,
     })
@@ -103,8 +105,8 @@ fn dispatch(
         }
         Command::Exec(args) => exec(store()?, args, trail),
         Command::List(args) => {
-            let accounts = Store::at(store()?).accounts()?;
-            print_accounts(&accounts, &args)?;
+            let listing = Store::at(store()?).list()?;
+            print_accounts(&listing, &args)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Rotate(args) => {
@@ -139,6 +141,45 @@ fn dispatch(
             trail.account(&name);
             trail.released()?;
             write_out(format!("{}\n", printable(&name)).as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export(args) => {
+            let exported = Store::at(store()?).export(
+                args.accounts.iter().map(String::as_str),
+                &args.output,
+                args.force,
+            );
+            let exported = match exported {
+                Ok(exported) => exported,
+                // Written and renamed into place; only the directory sync
+                // failed.
+                Err(e @ otp_core::Error::CommittedUnsynced { .. }) => {
+                    crate::note(&format!("warning: {}", printable(&e.to_string())));
+                    return Ok(ExitCode::SUCCESS);
+                }
+                Err(e) => return Err(e.into()),
+            };
+            crate::note(&format!(
+                "exported {} account{} to {} (sha256 {}); install it on the host with the owner, group and mode its children need",
+                exported.accounts,
+                if exported.accounts == 1 { "" } else { "s" },
+                printable(&args.output.to_string_lossy()),
+                hex::encode(exported.sha256)
+            ));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Issue(args) => {
+            refuse_discarded_stdout()?;
+            let keys = read_keys(&args.keys)?;
+            trail.record_id(keys.record_id());
+            let limits = otp_core::LaunchLimits {
+                uses: args.uses,
+                ttl: args.ttl,
+            };
+            let pending = Store::at(store()?).issue(&keys, limits)?;
+            trail.account(&pending.value().account);
+            let out = launch_keys_text(pending.value(), args.format)?;
+            deliver(pending, &out, trail)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::ImportLegacy(args) => {
@@ -177,14 +218,25 @@ fn dispatch(
 }
 
 /// `prune`: removes the expired accounts, in one write, and prints one line
-/// for each on stdout; says so on stderr when none has expired.
+/// for each on stdout, then one for the dead launch records when it removed
+/// any; says so on stderr when nothing had expired.
 fn prune(path: PathBuf, trail: &mut Trail) -> Result<ExitCode, CliError> {
     let pending = Store::at(path).prune()?;
     let pruned = pending.value().clone();
-    if pruned.is_empty() {
+    let launch_line = match pruned.launch_records {
+        0 => String::new(),
+        1 => "removed 1 dead launch record\n".to_owned(),
+        n => format!("removed {n} dead launch records\n"),
+    };
+    if pruned.accounts.is_empty() {
         drop(pending);
         trail.unchanged()?;
-        crate::note("no account has expired; nothing was removed");
+        if pruned.launch_records == 0 {
+            crate::note(
+                "no account has expired; nothing was removed (no launch record is dead either)",
+            );
+        }
+        write_out(launch_line.as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }
     trail.accounts(
@@ -204,6 +256,7 @@ fn prune(path: PathBuf, trail: &mut Trail) -> Result<ExitCode, CliError> {
             otp_core::rfc3339(account.not_after)
         ));
     }
+    out.push_str(&launch_line);
     write_out(out.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
@@ -228,8 +281,7 @@ fn write_out(bytes: &[u8]) -> Result<(), CliError> {
 /// Stdout as a file of its own (a duplicate of descriptor 1), to look at
 /// and sync.
 fn stdout_file() -> io::Result<File> {
-    use std::os::fd::AsFd;
-    io::stdout().as_fd().try_clone_to_owned().map(File::from)
+    input::file_of(&io::stdout())
 }
 
 /// Refuses to issue keys into `/dev/null`, before anything is read or
@@ -316,6 +368,37 @@ fn keys_json(account: &str, keys: &Keys) -> Result<Zeroizing<Vec<u8>>, CliError>
         user_key: user.expose_secret(),
         pass_key: pass.expose_secret(),
     })
+}
+
+#[derive(Serialize)]
+struct LaunchKeysJson<'a> {
+    account: &'a str,
+    user_key: &'a str,
+    pass_key: &'a str,
+    uses: u32,
+    not_after: String,
+}
+
+/// Launch keys as they are printed: as keys are, and in JSON with what
+/// they are good for.
+fn launch_keys_text(
+    launch: &otp_core::LaunchKeys,
+    format: KeysFormat,
+) -> Result<Zeroizing<Vec<u8>>, CliError> {
+    match format {
+        KeysFormat::Text => keys_text(&launch.account, &launch.keys, format),
+        KeysFormat::Json => {
+            let user = launch.keys.user().to_secret_text();
+            let pass = launch.keys.pass().to_secret_text();
+            json_line(&LaunchKeysJson {
+                account: &launch.account,
+                user_key: user.expose_secret(),
+                pass_key: pass.expose_secret(),
+                uses: launch.uses,
+                not_after: rfc3339(launch.not_after),
+            })
+        }
+    }
 }
 
 /// The keys as they are printed.
@@ -610,9 +693,19 @@ struct AccountJson<'a> {
     rotated: Option<String>,
     not_after: Option<String>,
     expired: bool,
+    launch_records: usize,
 }
 
-fn print_accounts(accounts: &[otp_core::AccountInfo], args: &cli::List) -> Result<(), CliError> {
+/// `list --format json`: the store's digest beside its accounts, so that a
+/// store with no account still has one.
+#[derive(Serialize)]
+struct ListingJson<'a> {
+    sha256: String,
+    accounts: Vec<AccountJson<'a>>,
+}
+
+fn print_accounts(listing: &otp_core::Listing, args: &cli::List) -> Result<(), CliError> {
+    let accounts = &listing.accounts;
     // The clock only where an expiry is to be judged: a clock before 1970
     // fails a listing of expiring accounts, not one of accounts that never
     // expire.
@@ -641,9 +734,14 @@ fn print_accounts(accounts: &[otp_core::AccountInfo], args: &cli::List) -> Resul
                     rotated: a.rotated.map(otp_core::rfc3339),
                     not_after: a.not_after.map(otp_core::rfc3339),
                     expired: a.expired_at(now),
+                    launch_records: a.launch_records,
                 })
                 .collect();
-            json_line(&rows)?.to_vec()
+            json_line(&ListingJson {
+                sha256: hex::encode(listing.sha256),
+                accounts: rows,
+            })?
+            .to_vec()
         }
         ListFormat::Text => {
             let name_width = shown
@@ -653,7 +751,7 @@ fn print_accounts(accounts: &[otp_core::AccountInfo], args: &cli::List) -> Resul
                 .unwrap_or(0)
                 .max(7);
             let mut out = format!(
-                "{:<name_width$}  WIDTH  CREATED               ROTATED               EXPIRES\n",
+                "{:<name_width$}  WIDTH  CREATED               ROTATED               LAUNCH  EXPIRES\n",
                 "ACCOUNT"
             );
             for a in shown {
@@ -663,13 +761,14 @@ fn print_accounts(accounts: &[otp_core::AccountInfo], args: &cli::List) -> Resul
                     Some(t) => otp_core::rfc3339(t),
                 };
                 out.push_str(&format!(
-                    "{:<name_width$}  {:>5}  {}  {:<20}  {}\n",
+                    "{:<name_width$}  {:>5}  {}  {:<20}  {:>6}  {}\n",
                     printable(&a.name),
                     a.width,
                     otp_core::rfc3339(a.created),
                     a.rotated
                         .map(otp_core::rfc3339)
                         .unwrap_or_else(|| "-".into()),
+                    a.launch_records,
                     expires
                 ));
             }

@@ -33,6 +33,18 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
     }
 }
 
+/// An `issue --ttl` value: a duration as [`parse_duration`] reads one,
+/// from one second to seven days ([`otp_core::MAX_TTL`]).
+pub fn parse_ttl(text: &str) -> Result<std::time::Duration, String> {
+    let secs = parse_duration(text)?;
+    if secs > otp_core::MAX_TTL.as_secs() {
+        return Err(format!(
+            "'{text}' is longer than launch keys live: at most 7d"
+        ));
+    }
+    Ok(std::time::Duration::from_secs(secs))
+}
+
 /// A `--not-after` value: an RFC 3339 time, as seconds since the epoch.
 pub fn parse_timestamp(text: &str) -> Result<u64, String> {
     let time: Timestamp = text.trim().parse().map_err(|_| {

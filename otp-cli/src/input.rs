@@ -94,12 +94,21 @@ fn bounded_line(
 /// so a [`BufReader`] of capacity 1 over it takes exactly the bytes a line
 /// needs and leaves the rest to whoever reads stdin next.
 fn raw_stdin() -> Result<File, CliError> {
-    use std::os::fd::AsFd;
-    io::stdin()
-        .as_fd()
-        .try_clone_to_owned()
-        .map(File::from)
-        .map_err(|e| CliError::Io(format!("reading stdin failed: {e}")))
+    file_of(&io::stdin()).map_err(|e| CliError::Io(format!("reading stdin failed: {e}")))
+}
+
+/// A standard stream (stdin, stdout) as a file of its own: a duplicate of
+/// its file descriptor (Unix) or handle (Windows).
+#[cfg(unix)]
+pub(crate) fn file_of(stream: &impl std::os::fd::AsFd) -> io::Result<File> {
+    stream.as_fd().try_clone_to_owned().map(File::from)
+}
+
+/// A standard stream (stdin, stdout) as a file of its own: a duplicate of
+/// its file descriptor (Unix) or handle (Windows).
+#[cfg(windows)]
+pub(crate) fn file_of(stream: &impl std::os::windows::io::AsHandle) -> io::Result<File> {
+    stream.as_handle().try_clone_to_owned().map(File::from)
 }
 
 /// Refuses a byte order mark at the start of stdin: stripping it could

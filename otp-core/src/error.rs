@@ -151,6 +151,23 @@ pub enum Error {
         /// What it is, e.g. "is a symbolic link".
         problem: &'static str,
     },
+    /// The store cannot be changed where it is: it is a systemd credential,
+    /// or on a file system mounted read-only (a Kubernetes Secret volume),
+    /// so a writer refuses before it creates anything.
+    ReadOnlyStore {
+        /// The store file.
+        path: PathBuf,
+    },
+    /// The file an export was to create exists, and `--force` was not given.
+    OutputExists {
+        /// The file.
+        path: PathBuf,
+    },
+    /// An export was to write over the store it reads.
+    ExportOverSource {
+        /// The output, which is the store itself.
+        path: PathBuf,
+    },
     /// Another process holds the store's lock for longer than we wait.
     LockTimeout {
         /// The lock file.
@@ -209,9 +226,11 @@ pub enum Error {
     /// The operating system's random number generator failed.
     Entropy,
     /// The keys are used up or expired: they opened the account (both tags
-    /// verified), but it may no longer be opened. Exit 12.
+    /// verified), but it may no longer be opened. Exit 12. Launch keys get
+    /// it also once their launch record is gone ([`Expired::LaunchGone`]).
     KeysExpired {
-        /// The account's name.
+        /// The account's name; empty when it is not known (a launch record
+        /// that is gone).
         name: String,
         /// Why the keys no longer open it.
         reason: Expired,
@@ -237,10 +256,35 @@ pub enum Error {
         /// What is wrong, e.g. "is a symbolic link".
         problem: String,
     },
+    /// Launch keys were given where only an account's own keys do: a
+    /// launch key opens its credentials and nothing else.
+    AccountKeysNeeded {
+        /// What the keys were given for, e.g. `"rotate"`.
+        command: &'static str,
+    },
+    /// A use limit or a time to live that launch keys cannot have.
+    InvalidLaunchLimits {
+        /// What is wrong and what is allowed.
+        reason: String,
+    },
+    /// A launch record file that is not a valid launch record.
+    LaunchRecordCorrupt {
+        /// The launch record file.
+        path: PathBuf,
+        /// What the decoder found.
+        reason: String,
+    },
+    /// Putting a new launch record in place failed, so the launch keys
+    /// printed for it open nothing.
+    LaunchNotCommitted {
+        /// The launch record's file, as it would have been named in effect.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
 }
 
 /// Why keys that opened their account no longer may ([`Error::KeysExpired`]).
-/// More reasons may come (launch keys that are used up).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Expired {
@@ -252,6 +296,25 @@ pub enum Expired {
         /// The clock's time at the check.
         now: u64,
     },
+    /// Every use of the launch keys is spent.
+    LaunchUsedUp {
+        /// How many uses they had.
+        uses: u32,
+    },
+    /// The launch keys' not-after time has passed (they open up to and
+    /// including `not_after`; the clock reads `now`, later).
+    LaunchExpired {
+        /// The launch record's not-after time, seconds since the Unix epoch.
+        not_after: u64,
+        /// The clock's time at the check.
+        now: u64,
+    },
+    /// The account was rotated, replaced or removed after the launch keys
+    /// were issued.
+    LaunchRevoked,
+    /// No launch record has the launch keys' id: it was removed once dead
+    /// (used up, expired or revoked), or the keys are of another store.
+    LaunchGone,
 }
 
 impl Error {
@@ -273,6 +336,8 @@ impl Error {
     /// The name of the account the error is about, when it names one.
     pub fn account_name(&self) -> Option<&str> {
         match self {
+            // Launch keys that are not known to open an account have none.
+            Error::KeysExpired { name, .. } if name.is_empty() => None,
             Error::UnknownAccount { name, .. }
             | Error::AccountExists { name }
             | Error::KeysExpired { name, .. } => Some(name),
@@ -287,7 +352,8 @@ impl Error {
         match self {
             Error::Io { source, .. }
             | Error::NotCommitted { source, .. }
-            | Error::CommittedUnsynced { source, .. } => {
+            | Error::CommittedUnsynced { source, .. }
+            | Error::LaunchNotCommitted { source, .. } => {
                 source.kind() == io::ErrorKind::PermissionDenied
             }
             Error::BatchItem { source, .. } => source.is_permission_denied(),
@@ -301,39 +367,45 @@ impl Error {
     ///
     /// | code | errors |
     /// |---|---|
-    /// | 2 | [`NoStoreLocation`](Error::NoStoreLocation) (usage: name a store) |
+    /// | 2 | [`NoStoreLocation`](Error::NoStoreLocation) (usage: name a store), [`ExportOverSource`](Error::ExportOverSource) |
     /// | 3 | malformed or mismatched keys, malformed legacy keys |
     /// | 4 | [`AuthenticationFailed`](Error::AuthenticationFailed), [`LegacyKeyRejected`](Error::LegacyKeyRejected) |
     /// | 5 | unknown record or account |
-    /// | 6 | [`AccountExists`](Error::AccountExists) |
+    /// | 6 | [`AccountExists`](Error::AccountExists), [`OutputExists`](Error::OutputExists) |
     /// | 7 | [`StoreMissing`](Error::StoreMissing) |
     /// | 8 | corrupt store or legacy file, unsupported version, not a regular file |
     /// | 9 | insecure store, unsafe lock or temporary file, access denied |
-    /// | 10 | other I/O errors, a busy lock, a change not (durably) put into effect |
+    /// | 10 | other I/O errors, a busy lock, a change not (durably) put into effect, a read-only store |
     /// | 11 | value, width, name, store size or expiry rejected |
-    /// | 12 | [`KeysExpired`](Error::KeysExpired): keys used up or expired |
+    /// | 12 | [`KeysExpired`](Error::KeysExpired): keys used up or expired (launch keys also revoked, or their record gone) |
     /// | 10 | also: the clock reads before 1970, the audit log cannot be written |
     /// | 1 | the random number generator failed |
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::BatchItem { source, .. } => source.exit_code(),
-            Error::NoStoreLocation => 2,
+            Error::NoStoreLocation
+            | Error::ExportOverSource { .. }
+            | Error::InvalidLaunchLimits { .. } => 2,
             Error::MalformedKey { .. }
             | Error::MismatchedKeys { .. }
-            | Error::MalformedLegacyKey { .. } => 3,
+            | Error::MalformedLegacyKey { .. }
+            | Error::AccountKeysNeeded { .. } => 3,
             Error::AuthenticationFailed | Error::LegacyKeyRejected { .. } => 4,
             Error::UnknownRecord { .. } | Error::UnknownAccount { .. } => 5,
-            Error::AccountExists { .. } => 6,
+            Error::AccountExists { .. } | Error::OutputExists { .. } => 6,
             Error::StoreMissing { .. } => 7,
             Error::StoreCorrupt { .. }
             | Error::UnsupportedVersion { .. }
             | Error::LegacyFile { .. }
-            | Error::NotRegularFile { .. } => 8,
+            | Error::NotRegularFile { .. }
+            | Error::LaunchRecordCorrupt { .. } => 8,
             // Whatever the cause, these say how far a change got.
-            Error::NotCommitted { .. } | Error::CommittedUnsynced { .. } => 10,
+            Error::NotCommitted { .. }
+            | Error::CommittedUnsynced { .. }
+            | Error::LaunchNotCommitted { .. } => 10,
             Error::InsecureStore { .. } | Error::UnsafeFile { .. } => 9,
             e if e.is_permission_denied() => 9,
-            Error::Io { .. } | Error::LockTimeout { .. } => 10,
+            Error::Io { .. } | Error::LockTimeout { .. } | Error::ReadOnlyStore { .. } => 10,
             Error::ValueTooLong { .. }
             | Error::InvalidValue { .. }
             | Error::InvalidWidth { .. }
@@ -406,6 +478,9 @@ pub fn printable(text: &str) -> Cow<'_, str> {
 pub fn one_line(message: &str) -> String {
     printable(&message.replace(['\n', '\r'], " ")).into_owned()
 }
+
+/// What to do about launch keys that open nothing any more.
+const ISSUE_NEW: &str = "issue new launch keys with 'otp-link issue'";
 
 /// A path as [`printable`] text.
 fn shown(path: &Path) -> String {
@@ -507,6 +582,21 @@ impl fmt::Display for Error {
                 "{} {problem}, which otp-link never follows or writes; remove it, and keep the store in a directory only its owner can write",
                 shown(path)
             ),
+            Error::ReadOnlyStore { path } => write!(
+                f,
+                "store {} is read-only here (a systemd credential, a Kubernetes Secret volume or a read-only mount), so otp-link changes nothing in it; change the store it was copied from and deploy that again",
+                shown(path)
+            ),
+            Error::OutputExists { path } => write!(
+                f,
+                "{} already exists, so nothing was written; pass --force to replace it (it must be an otp-link store), or name a new file",
+                shown(path)
+            ),
+            Error::ExportOverSource { path } => write!(
+                f,
+                "{} is the store being exported, so nothing was written; name a new file with --output",
+                shown(path)
+            ),
             Error::LockTimeout { path, waited_ms } => write!(
                 f,
                 "another process has held the lock {} for {:.1} s; try again when it has finished (find it with 'fuser {}')",
@@ -566,6 +656,35 @@ impl fmt::Display for Error {
                     crate::rfc3339(*not_after),
                     crate::rfc3339(*now)
                 ),
+                Expired::LaunchUsedUp { uses: 1 } => write!(
+                    f,
+                    "these launch keys are used up: their one use is spent; {ISSUE_NEW}"
+                ),
+                Expired::LaunchUsedUp { uses } => write!(
+                    f,
+                    "these launch keys are used up: all {uses} uses are spent; {ISSUE_NEW}"
+                ),
+                Expired::LaunchExpired { not_after, now } => write!(
+                    f,
+                    "these launch keys expired at {} (the clock reads {}); {ISSUE_NEW}",
+                    crate::rfc3339(*not_after),
+                    crate::rfc3339(*now)
+                ),
+                Expired::LaunchRevoked => {
+                    // A removed account's name is gone with it.
+                    let account = match name.as_str() {
+                        "" => "their account".to_owned(),
+                        name => format!("account '{}'", printable(name)),
+                    };
+                    write!(
+                        f,
+                        "these launch keys were revoked: {account} was rotated, replaced or removed after they were issued; {ISSUE_NEW} and the account's current keys"
+                    )
+                }
+                Expired::LaunchGone => write!(
+                    f,
+                    "these launch keys are used up, expired or revoked (no launch record has their id any more), or belong to another store (--store); {ISSUE_NEW}"
+                ),
             },
             Error::InvalidExpiry { not_after, now } => write!(
                 f,
@@ -582,6 +701,23 @@ impl fmt::Display for Error {
                 "audit log {} {problem}; otp-link uses no account it cannot log, so nothing was released or changed: fix the log, or configure none (OTP_LINK_AUDIT, --audit)",
                 shown(path)
             ),
+            Error::AccountKeysNeeded { command } => write!(
+                f,
+                "these are launch keys, which open credentials (recover, exec, verify) but cannot {command}; pass the account's own keys, as secure-account or rotate printed them"
+            ),
+            Error::InvalidLaunchLimits { reason } => write!(f, "{reason}"),
+            Error::LaunchRecordCorrupt { path, reason } => write!(
+                f,
+                "launch record {} is corrupt ({}); issue new launch keys with 'otp-link issue' ('otp-link prune' removes it)",
+                shown(path),
+                printable(reason)
+            ),
+            Error::LaunchNotCommitted { path, source } => write!(
+                f,
+                "putting the launch record {} in place failed: {source}; the launch keys printed open nothing: issue new ones ({})",
+                shown(path),
+                io_advice(source)
+            ),
         }
     }
 }
@@ -591,7 +727,8 @@ impl std::error::Error for Error {
         match self {
             Error::Io { source, .. }
             | Error::NotCommitted { source, .. }
-            | Error::CommittedUnsynced { source, .. } => Some(source),
+            | Error::CommittedUnsynced { source, .. }
+            | Error::LaunchNotCommitted { source, .. } => Some(source),
             Error::BatchItem { source, .. } => Some(source.as_ref()),
             _ => None,
         }
@@ -647,6 +784,59 @@ mod tests {
         assert!(full.to_string().contains("the disk is full"), "{full}");
         assert!(!full.to_string().contains("permissions"), "{full}");
         assert_eq!(full.exit_code(), 10);
+    }
+
+    /// Each reason launch keys open nothing is said, with what to do, and
+    /// is exit 12; a removed account's empty name is not shown as `''`.
+    #[test]
+    fn dead_launch_keys_say_why_and_what_to_do() {
+        let dead = |name: &str, reason| Error::KeysExpired {
+            name: name.into(),
+            reason,
+        };
+        for (error, says) in [
+            (
+                dead("", Expired::LaunchUsedUp { uses: 1 }),
+                "their one use is spent",
+            ),
+            (
+                dead("", Expired::LaunchUsedUp { uses: 5 }),
+                "all 5 uses are spent",
+            ),
+            (
+                dead(
+                    "",
+                    Expired::LaunchExpired {
+                        not_after: 0,
+                        now: 1,
+                    },
+                ),
+                "expired at 1970-01-01T00:00:00Z (the clock reads 1970-01-01T00:00:01Z)",
+            ),
+            (
+                dead("db", Expired::LaunchRevoked),
+                "account 'db' was rotated",
+            ),
+            (
+                dead("", Expired::LaunchRevoked),
+                "their account was rotated",
+            ),
+            (
+                dead("", Expired::LaunchGone),
+                "no launch record has their id",
+            ),
+        ] {
+            let line = error.to_string();
+            assert!(line.contains(says), "{line}");
+            assert!(line.contains("issue new launch keys"), "{line}");
+            assert!(!line.contains("''"), "{line}");
+            assert_eq!(error.exit_code(), 12);
+        }
+        assert_eq!(dead("", Expired::LaunchGone).account_name(), None);
+        assert_eq!(
+            dead("db", Expired::LaunchRevoked).account_name(),
+            Some("db")
+        );
     }
 
     #[test]

@@ -6,6 +6,13 @@
 //! digits and `-`, which no shell (sh, cmd.exe, PowerShell) treats specially,
 //! and ends in a CRC-32 so a mistyped key is caught before the store is
 //! read. Grammar: spec/README.md, "Key text".
+//!
+//! A key is of one of two kinds ([`KeyKind`]): an account's own key
+//! (`otp1-`), which works until the account is rotated, and a launch key
+//! (`otpl1-`, spec/launch.md), which opens a launch record a limited number
+//! of times before a deadline. The prefix tells them apart before anything
+//! is read, so a reader that knows only account keys refuses launch keys as
+//! keys of another version.
 
 use std::fmt;
 use std::str::FromStr;
@@ -18,11 +25,40 @@ use crate::primitives::{
 };
 use crate::Error;
 
-/// The version tag every key text starts with.
+/// The version tag every account key text starts with.
 const KEY_PREFIX: &str = "otp1-";
+/// The version tag every launch key text starts with.
+const LAUNCH_KEY_PREFIX: &str = "otpl1-";
 /// Longest key text: prefix, field, id, widest pad, MAC key, checksum, dashes.
-const MAX_KEY_TEXT: usize =
-    KEY_PREFIX.len() + 2 + 2 * RECORD_ID_LEN + 1 + 2 * MAX_WIDTH + 1 + 2 * MAC_KEY_LEN + 1 + 8;
+const MAX_KEY_TEXT: usize = LAUNCH_KEY_PREFIX.len()
+    + 2
+    + 2 * RECORD_ID_LEN
+    + 1
+    + 2 * MAX_WIDTH
+    + 1
+    + 2 * MAC_KEY_LEN
+    + 1
+    + 8;
+
+/// What a key opens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KeyKind {
+    /// An account of the store (`otp1-`), as long as the account is not
+    /// rotated, replaced or removed.
+    Account,
+    /// A launch record (`otpl1-`, made by [`Store::issue`](crate::Store::issue)):
+    /// the same credentials, a limited number of times and until a deadline.
+    Launch,
+}
+
+impl KeyKind {
+    fn prefix(self) -> &'static str {
+        match self {
+            KeyKind::Account => KEY_PREFIX,
+            KeyKind::Launch => LAUNCH_KEY_PREFIX,
+        }
+    }
+}
 
 /// One key: opens one field of one account, together with the store.
 ///
@@ -30,6 +66,7 @@ const MAX_KEY_TEXT: usize =
 /// the record id and field. The pad and MAC key are wiped on drop. The text
 /// form is built by [`Key::to_secret_text`] and parsed with [`FromStr`].
 pub struct Key {
+    kind: KeyKind,
     field: Field,
     record: RecordId,
     secret: PadMaterial,
@@ -37,11 +74,26 @@ pub struct Key {
 
 impl Key {
     pub(crate) fn new(field: Field, record: RecordId, secret: PadMaterial) -> Self {
+        Key::of_kind(KeyKind::Account, field, record, secret)
+    }
+
+    pub(crate) fn of_kind(
+        kind: KeyKind,
+        field: Field,
+        record: RecordId,
+        secret: PadMaterial,
+    ) -> Self {
         Key {
+            kind,
             field,
             record,
             secret,
         }
+    }
+
+    /// Whether this is an account's key or a launch key.
+    pub fn kind(&self) -> KeyKind {
+        self.kind
     }
 
     /// The field this key opens.
@@ -49,7 +101,8 @@ impl Key {
         self.field
     }
 
-    /// The account record this key belongs to.
+    /// The record this key belongs to: the account's record id, or for a
+    /// launch key the launch record's id.
     pub fn record_id(&self) -> RecordId {
         self.record
     }
@@ -69,7 +122,8 @@ impl Key {
     /// as `otp_core::secrecy`).
     pub fn to_secret_text(&self) -> SecretString {
         let body = Zeroizing::new(format!(
-            "{KEY_PREFIX}{}-{}-{}-{}",
+            "{}{}-{}-{}-{}",
+            self.kind.prefix(),
             self.field.tag_byte() as char,
             self.record,
             Zeroizing::new(hex::encode(&self.secret.pad[..])).as_str(),
@@ -83,6 +137,7 @@ impl Key {
 impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Key")
+            .field("kind", &self.kind)
             .field("field", &self.field)
             .field("record", &self.record)
             .field("secret", &format_args!("[redacted]"))
@@ -106,19 +161,24 @@ impl FromStr for Key {
         if text.len() > MAX_KEY_TEXT {
             return Err(malformed("the key is longer than any otp-link key"));
         }
-        if !text.starts_with(KEY_PREFIX) {
+        let kind = if text.starts_with(KEY_PREFIX) {
+            KeyKind::Account
+        } else if text.starts_with(LAUNCH_KEY_PREFIX) {
+            KeyKind::Launch
+        } else {
             if text.starts_with("otp") {
                 return Err(malformed(
                     "the key has an unknown version tag; upgrade otp-link or use a key made by this version",
                 ));
             }
-            if text.to_ascii_lowercase().starts_with(KEY_PREFIX) {
+            let lower = text.to_ascii_lowercase();
+            if lower.starts_with(KEY_PREFIX) || lower.starts_with(LAUNCH_KEY_PREFIX) {
                 return Err(malformed(
                     "the key is in uppercase, and keys are lowercase (a tool changed its case)",
                 ));
             }
             return Err(malformed("the key does not start with 'otp1-'"));
-        }
+        };
         if !text
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
@@ -137,7 +197,7 @@ impl FromStr for Key {
                 "the checksum does not match, so the key was mistyped or cut short",
             ));
         }
-        let mut parts = body[KEY_PREFIX.len()..].split('-');
+        let mut parts = body[kind.prefix().len()..].split('-');
         let (Some(field), Some(record), Some(pad), Some(mac_key), None) = (
             parts.next(),
             parts.next(),
@@ -164,6 +224,7 @@ impl FromStr for Key {
         hex::decode_to_slice(mac_key, &mut mac[..])
             .map_err(|_| malformed("the authenticator key is not 64 hex digits"))?;
         Ok(Key {
+            kind,
             field,
             record: RecordId::from_bytes(id),
             secret: PadMaterial {
@@ -202,6 +263,11 @@ impl Keys {
                 })
             }
         }
+        if user.kind != pass.kind {
+            return Err(Error::MismatchedKeys {
+                reason: "one key is a launch key and the other an account's key; pass two keys printed together",
+            });
+        }
         if user.record != pass.record {
             return Err(Error::MismatchedKeys {
                 reason: "the two keys belong to different accounts; pass both keys printed for one account",
@@ -225,9 +291,14 @@ impl Keys {
         &self.pass
     }
 
-    /// The account record both keys belong to.
+    /// The record both keys belong to: an account's, or a launch record's.
     pub fn record_id(&self) -> RecordId {
         self.user.record
+    }
+
+    /// Whether these are an account's keys or launch keys.
+    pub fn kind(&self) -> KeyKind {
+        self.user.kind
     }
 }
 
@@ -345,6 +416,37 @@ mod tests {
             };
             assert!(reason.contains(expected), "{bad:?}: {reason}");
         }
+    }
+
+    #[test]
+    fn launch_keys_round_trip_under_their_own_prefix_and_pair_only_with_their_kind() {
+        let launch = |field| {
+            let key = sample(field, 101);
+            Key::of_kind(KeyKind::Launch, field, key.record, key.secret)
+        };
+        let text = launch(Field::Username).to_secret_text();
+        let text = text.expose_secret();
+        assert!(text.starts_with("otpl1-u-"), "{text}");
+        assert_eq!(text.len(), MAX_KEY_TEXT);
+        let back: Key = text.parse().unwrap();
+        assert_eq!(back.kind(), KeyKind::Launch);
+        assert_eq!(back.to_secret_text().expose_secret(), text);
+        // The checksum covers the prefix: an account key cannot be made a
+        // launch key, or the other way round, by editing it.
+        let relabelled = text.replacen("otpl1-", "otp1-", 1);
+        assert!(matches!(
+            relabelled.parse::<Key>(),
+            Err(Error::MalformedKey { reason }) if reason.contains("checksum")
+        ));
+        assert!(Keys::new(launch(Field::Username), launch(Field::Password)).is_ok());
+        assert!(matches!(
+            Keys::new(launch(Field::Username), sample(Field::Password, 25)),
+            Err(Error::MismatchedKeys { reason }) if reason.contains("launch key")
+        ));
+        assert!(matches!(
+            text.to_uppercase().parse::<Key>(),
+            Err(Error::MalformedKey { reason }) if reason.contains("uppercase")
+        ));
     }
 
     #[test]

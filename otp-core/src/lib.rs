@@ -41,19 +41,22 @@ pub use secrecy;
 pub use clock::rfc3339;
 pub use credentials::Credentials;
 pub use error::{one_line, printable, Error, Expired};
-pub use key::{Key, Keys};
-pub use location::{default_store_path, STORE_ENV};
+pub use key::{Key, KeyKind, Keys};
+pub use location::{default_store_path, CREDENTIAL_NAME, STORE_ENV};
 pub use primitives::{Field, RecordId, DEFAULT_WIDTH, MAX_WIDTH, MIN_WIDTH};
 pub use store::format::MAX_NAME_BYTES;
-pub use store::{harden_process, AccountInfo, Expiry, Pending, Pruned, PrunedAccount, Store};
+pub use store::{
+    harden_process, AccountInfo, Expiry, Exported, LaunchKeys, LaunchLimits, Listing, Pending,
+    Pruned, PrunedAccount, Store, MAX_TTL, MAX_USES,
+};
 
 /// Recovers the credentials the keys open from the store at the default
 /// location ([`default_store_path`]), as `otp-link recover` does: an
-/// account that has expired is [`Error::KeysExpired`], and when
-/// `OTP_LINK_AUDIT` names an audit log the use is recorded there first (a
-/// log that cannot be written fails the call, [`Error::AuditLog`]). For
-/// another store use [`Store::at`] and [`Store::recover`], which write no
-/// audit record.
+/// account that has expired is [`Error::KeysExpired`], launch keys spend
+/// one of their uses ([`Store::recover`]), and when `OTP_LINK_AUDIT` names
+/// an audit log the use is recorded there first (a log that cannot be
+/// written fails the call, [`Error::AuditLog`]). For another store use
+/// [`Store::at`] and [`Store::recover`], which write no audit record.
 pub fn recover(keys: &Keys) -> Result<Credentials, Error> {
     let store = Store::at(default_store_path()?);
     match audit::AuditLog::from_env()? {

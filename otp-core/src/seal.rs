@@ -32,6 +32,14 @@ pub(crate) const MAC_LABEL: &[u8] = b"otp-link tag v1";
 /// other label or another message, so its keys fail.
 pub(crate) const MAC_LABEL_EXPIRY: &[u8] = b"otp-link tag v2";
 
+/// What a sealed value's tag binds besides the field and the frame: the
+/// account ([`Binding`]) or the launch record ([`LaunchBinding`]) that holds
+/// it. Each kind has its own label, so no tag of one verifies as the other.
+pub(crate) trait Bound {
+    /// The whole message Poly1305 authenticates for `field`'s `frame`.
+    fn mac_message(&self, field: Field, frame: &[u8]) -> Zeroizing<Vec<u8>>;
+}
+
 /// The account a sealed value belongs to, as its store entry records it:
 /// everything the tag binds besides the field and the frame, so that no bit
 /// of the entry can change without the keys failing.
@@ -49,6 +57,55 @@ pub(crate) struct Binding<'a> {
 pub(crate) struct Sealed {
     pub(crate) ciphertext: Vec<u8>,
     pub(crate) tag: [u8; TAG_LEN],
+}
+
+impl Bound for Binding<'_> {
+    fn mac_message(&self, field: Field, frame: &[u8]) -> Zeroizing<Vec<u8>> {
+        mac_message(self, field, frame)
+    }
+}
+
+/// Domain separation label of a launch record's tags (spec/launch.md).
+pub(crate) const LAUNCH_MAC_LABEL: &[u8] = b"otp-link launch v1";
+
+/// A launch record, as its file records it: everything its tags bind
+/// besides the field and the frame, so that neither the use limit nor the
+/// deadline nor the account it belongs to can change without its keys
+/// failing.
+#[derive(Clone, Copy)]
+pub(crate) struct LaunchBinding<'a> {
+    /// The launch record's id (its directory's name, and in its keys).
+    pub(crate) launch: &'a RecordId,
+    /// The account's record id.
+    pub(crate) account: &'a RecordId,
+    /// The account's username tag, then its password tag, when the launch
+    /// record was issued: a rotated or replaced account has others.
+    pub(crate) account_tags: &'a [u8; 2 * TAG_LEN],
+    pub(crate) issued: u64,
+    pub(crate) not_after: u64,
+    pub(crate) uses: u32,
+}
+
+impl Bound for LaunchBinding<'_> {
+    /// `"otp-link launch v1" || launch id || letter || byte(W) || account id
+    /// || account tags || be64(issued) || be64(not_after) || be32(uses) ||
+    /// frame`: every part before the frame has a fixed length.
+    fn mac_message(&self, field: Field, frame: &[u8]) -> Zeroizing<Vec<u8>> {
+        let mut msg = Zeroizing::new(Vec::with_capacity(
+            LAUNCH_MAC_LABEL.len() + 16 + 2 + 16 + 2 * TAG_LEN + 20 + frame.len(),
+        ));
+        msg.extend_from_slice(LAUNCH_MAC_LABEL);
+        msg.extend_from_slice(self.launch.as_bytes());
+        msg.push(field.tag_byte());
+        msg.push(frame.len() as u8);
+        msg.extend_from_slice(self.account.as_bytes());
+        msg.extend_from_slice(self.account_tags);
+        msg.extend_from_slice(&self.issued.to_be_bytes());
+        msg.extend_from_slice(&self.not_after.to_be_bytes());
+        msg.extend_from_slice(&self.uses.to_be_bytes());
+        msg.extend_from_slice(frame);
+        msg
+    }
 }
 
 /// Checks that `width` is a valid frame width.
@@ -75,7 +132,7 @@ fn check_fits(field: Field, value: &[u8], width: usize) -> Result<(), Error> {
 /// Seals `value` with fresh randomness: padding, pad and MAC key all come
 /// straight from the operating system, never from a seeded generator.
 pub(crate) fn seal(
-    account: &Binding<'_>,
+    account: &impl Bound,
     field: Field,
     width: usize,
     value: &[u8],
@@ -94,7 +151,7 @@ pub(crate) fn seal(
 /// Seals `value` with caller-supplied randomness. The frame width is the pad's
 /// length; `padding` must be exactly `W - 2 - value.len()` bytes.
 pub(crate) fn seal_with(
-    account: &Binding<'_>,
+    account: &impl Bound,
     field: Field,
     value: &[u8],
     padding: &[u8],
@@ -166,13 +223,13 @@ pub(crate) fn mac_message(account: &Binding<'_>, field: Field, frame: &[u8]) -> 
 /// Poly1305 of [`mac_message`] under the one-time key. The tag reveals
 /// nothing of the frame: its `s` half is a fresh uniform 128-bit mask.
 pub(crate) fn compute_tag(
-    account: &Binding<'_>,
+    account: &impl Bound,
     field: Field,
     frame: &[u8],
     mac_key: &[u8; MAC_KEY_LEN],
 ) -> [u8; TAG_LEN] {
     let mac = Poly1305::new(poly1305::Key::from_slice(mac_key));
-    mac.compute_unpadded(&mac_message(account, field, frame))
+    mac.compute_unpadded(&account.mac_message(field, frame))
         .into()
 }
 
@@ -180,7 +237,7 @@ pub(crate) fn compute_tag(
 /// reads the value out of it; nothing is returned unless the tag verifies. Every failure — wrong width, wrong tag, a frame that does not
 /// parse, a value that is not UTF-8 — is [`Error::AuthenticationFailed`].
 pub(crate) fn open(
-    account: &Binding<'_>,
+    account: &impl Bound,
     field: Field,
     sealed: &Sealed,
     pad: &[u8],
@@ -322,6 +379,68 @@ mod tests {
         }
         assert!(matches!(
             open(&rid(), Field::Password, &sealed, &s.pad, &s.mac_key),
+            Err(Error::AuthenticationFailed)
+        ));
+    }
+
+    fn launch<'a>(
+        launch: &'a RecordId,
+        account: &'a RecordId,
+        tags: &'a [u8; 32],
+    ) -> LaunchBinding<'a> {
+        LaunchBinding {
+            launch,
+            account,
+            account_tags: tags,
+            issued: 10,
+            not_after: 70,
+            uses: 1,
+        }
+    }
+
+    /// The launch record's tag binds its id, the account and its tags, the
+    /// times and the use limit, so that editing a limit fails; and no
+    /// account tag verifies as a launch tag of the same frame.
+    #[test]
+    fn launch_tag_binds_the_limits_the_account_and_its_label() {
+        let (l, a, tags) = (RecordId::from_bytes([1; 16]), RID, [3u8; 32]);
+        let good = launch(&l, &a, &tags);
+        let (sealed, s) = seal(&good, Field::Username, 25, b"scott").unwrap();
+        let opened = open(&good, Field::Username, &sealed, &s.pad, &s.mac_key).unwrap();
+        assert_eq!(opened.as_str(), "scott");
+        let other_id = RecordId::from_bytes([9; 16]);
+        let other_tags = [4u8; 32];
+        for other in [
+            LaunchBinding {
+                launch: &other_id,
+                ..good
+            },
+            LaunchBinding {
+                account: &other_id,
+                ..good
+            },
+            LaunchBinding {
+                account_tags: &other_tags,
+                ..good
+            },
+            LaunchBinding { issued: 11, ..good },
+            LaunchBinding {
+                not_after: 71,
+                ..good
+            },
+            LaunchBinding { uses: 2, ..good },
+        ] {
+            assert!(matches!(
+                open(&other, Field::Username, &sealed, &s.pad, &s.mac_key),
+                Err(Error::AuthenticationFailed)
+            ));
+        }
+        let (account_sealed, s) = seal(&rid(), Field::Username, 25, b"scott").unwrap();
+        let message = good.mac_message(Field::Username, b"x");
+        assert!(message.starts_with(LAUNCH_MAC_LABEL));
+        assert_eq!(message.len(), 18 + 16 + 2 + 16 + 32 + 8 + 8 + 4 + 1);
+        assert!(matches!(
+            open(&good, Field::Username, &account_sealed, &s.pad, &s.mac_key),
             Err(Error::AuthenticationFailed)
         ));
     }

@@ -258,3 +258,100 @@ pub fn recover_from_bytes_at(
 ) -> Result<(String, Credentials), Error> {
     Store::at(IN_MEMORY).open_account_in(bytes, window, keys, Some(now))
 }
+
+/// A launch record with its chosen randomness (spec/launch.md).
+pub struct VectorLaunch<'a> {
+    /// The launch record's id.
+    pub launch_id: [u8; 16],
+    /// Its account's record id.
+    pub account: [u8; 16],
+    /// Its account's username tag, then its password tag.
+    pub account_tags: [u8; 32],
+    /// When it was issued.
+    pub issued: u64,
+    /// The last second its keys open it.
+    pub not_after: u64,
+    /// How many times they do.
+    pub uses: u32,
+    /// The username and its randomness (the pad's length is the width).
+    pub username: VectorValue<'a>,
+    /// The password and its randomness.
+    pub password: VectorValue<'a>,
+}
+
+impl VectorLaunch<'_> {
+    fn with_binding<T>(&self, f: impl FnOnce(&seal::LaunchBinding<'_>) -> T) -> T {
+        let (launch, account) = (
+            RecordId::from_bytes(self.launch_id),
+            RecordId::from_bytes(self.account),
+        );
+        f(&seal::LaunchBinding {
+            launch: &launch,
+            account: &account,
+            account_tags: &self.account_tags,
+            issued: self.issued,
+            not_after: self.not_after,
+            uses: self.uses,
+        })
+    }
+
+    fn value(&self, field: Field) -> &VectorValue<'_> {
+        match field {
+            Field::Username => &self.username,
+            Field::Password => &self.password,
+        }
+    }
+}
+
+/// The exact message Poly1305 authenticates for one field of a launch
+/// record.
+pub fn launch_mac_message(launch: &VectorLaunch<'_>, field: Field, frame: &[u8]) -> Vec<u8> {
+    use seal::Bound;
+    launch.with_binding(|b| b.mac_message(field, frame).to_vec())
+}
+
+/// Seals one field of a launch record; returns `(ciphertext, tag)`.
+pub fn seal_launch(launch: &VectorLaunch<'_>, field: Field) -> Result<(Vec<u8>, [u8; 16]), Error> {
+    let v = launch.value(field);
+    let sealed = launch
+        .with_binding(|b| seal::seal_with(b, field, v.value, v.padding, v.pad, &v.mac_key))?;
+    Ok((sealed.ciphertext, sealed.tag))
+}
+
+/// The bytes of a launch record file.
+pub fn encode_launch_record(launch: &VectorLaunch<'_>) -> Result<Vec<u8>, Error> {
+    let (uc, ut) = seal_launch(launch, Field::Username)?;
+    let (pc, pt) = seal_launch(launch, Field::Password)?;
+    Ok(crate::store::launch::encode_record(
+        &crate::store::launch::LaunchRecordParts {
+            account: RecordId::from_bytes(launch.account),
+            account_tags: launch.account_tags,
+            width: launch.username.pad.len(),
+            issued: launch.issued,
+            not_after: launch.not_after,
+            uses: launch.uses,
+            username: seal::Sealed {
+                ciphertext: uc,
+                tag: ut,
+            },
+            password: seal::Sealed {
+                ciphertext: pc,
+                tag: pt,
+            },
+        },
+    ))
+}
+
+/// The launch key text for a pad and MAC key.
+pub fn launch_key_text(launch_id: [u8; 16], field: Field, pad: &[u8], mac_key: [u8; 32]) -> String {
+    let key = Key::of_kind(
+        crate::KeyKind::Launch,
+        field,
+        RecordId::from_bytes(launch_id),
+        PadMaterial {
+            pad: Zeroizing::new(pad.to_vec()),
+            mac_key: Zeroizing::new(mac_key),
+        },
+    );
+    key.to_secret_text().expose_secret().to_owned()
+}

@@ -195,7 +195,7 @@ class SecureAccountTests(Case):
         self.assertTrue(uk.startswith("otp1-u-") and pk.startswith("otp1-p-"))
         self.assertFalse(file.exists(), "secure_account wrote a pickle")
         listed = otp(self.store_path, "list", "--format", "json")
-        self.assertEqual([a["account"] for a in json.loads(listed.stdout)], ["Account1"])
+        self.assertEqual([a["account"] for a in json.loads(listed.stdout)["accounts"]], ["Account1"])
         self.assertEqual(compat.get_account_details(uk, pk, str(file)), (True, "neil", "SomethingElse"))
 
     def test_securing_again_replaces_the_account_and_its_keys(self):

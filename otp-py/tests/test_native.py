@@ -13,6 +13,7 @@ import os
 import json
 import pickle
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -37,6 +38,10 @@ LAYER_CLASS = {
     "auth": otp_link.AuthenticationFailed,
     "frame": otp_link.AuthenticationFailed,
     "expired": otp_link.KeysExpired,
+    # Launch keys that can open nothing any more (spec/launch.md section 9).
+    "spent": otp_link.KeysExpired,
+    "revoked": otp_link.KeysExpired,
+    "gone": otp_link.KeysExpired,
 }
 
 
@@ -108,22 +113,72 @@ def test_importing_otp_link_leaves_the_pure_reader_unloaded_until_an_exception_i
 # ---------------------------------------------------------------- vectors
 
 
+def vector_files(directory, v, write_private):
+    """The vector's store in ``directory`` and, for a launch vector, its
+    record where spec/README.md section 12 puts it (``STORE.launch/ID.COUNT``,
+    the directory 0700), unless it has none; the store's path. What an
+    earlier read left there is removed first."""
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir()
+    path = write_private(directory / "store.cbor", bytes.fromhex(v["store"]))
+    launch = v.get("launch")
+    if launch and launch["count"] is not None:
+        records = directory / "store.cbor.launch"
+        records.mkdir(mode=0o700)
+        os.chmod(records, 0o700)
+        write_private(records / f"{launch['id']}.{launch['count']}", bytes.fromhex(launch["record"]))
+    return path
+
+
+def launch_files(path):
+    """The names in the launch directory beside the store ``path``."""
+    records = path.parent / "store.cbor.launch"
+    return sorted(p.name for p in records.iterdir()) if records.is_dir() else []
+
+
 def test_vector(vector, otp, tmp_path, write_private):
-    """Each vector of spec/vectors reads as its layer says, as the binary reads it."""
+    """Each vector of spec/vectors reads as its layer says, as the binary reads it.
+
+    Each reader gets the files afresh, at the same path (messages name
+    it), since reading a launch vector with success spends its use: its
+    record file is renamed to ``ID.(COUNT+1)``; a failure leaves it as it
+    was, and so does ``verify``."""
     name, v = vector
-    path = write_private(tmp_path / "store.cbor", bytes.fromhex(v["store"]))
+    directory = tmp_path / "vector"
+    fresh = lambda: vector_files(directory, v, write_private)
+    path = fresh()
+    before = launch_files(path)
+    spent = before
+    launch = v.get("launch")
+    if v["fails_at"] == "none" and launch and launch["count"] is not None:
+        spent = [f"{launch['id']}.{launch['count'] + 1}"]
     done = otp(path, "recover", v["user_key"], v["pass_key"])
-    recover = lambda: otp_link.recover(v["user_key"], v["pass_key"], store=path)
+    assert launch_files(path) == spent, "the binary"
+
+    def recover():
+        fresh()
+        try:
+            return otp_link.recover(v["user_key"], v["pass_key"], store=path)
+        finally:
+            assert launch_files(path) == spent, "recover"
+
+    def verify():
+        fresh()
+        try:
+            return otp_link.verify(v["user_key"], v["pass_key"], store=path)
+        finally:
+            assert launch_files(path) == before, "verify spends nothing"
+
     if v["fails_at"] == "none":
         assert done.returncode == 0, done.stderr
         credentials = recover()
         assert (credentials.username, credentials.password) == (v["username"], v["password"])
         assert done.stdout == f"{v['username']}\n{v['password']}\n"
-        assert otp_link.verify(v["user_key"], v["pass_key"], store=path) == v["name"]
+        assert verify() == v["name"]
     else:
         cls = LAYER_CLASS[v["fails_at"]]
         assert_raises_as_cli(recover, done, cls, secrets=(v["user_key"][20:60], v["pass_key"][20:60]))
-        assert_raises_as_cli(lambda: otp_link.verify(v["user_key"], v["pass_key"], store=path), done, cls)
+        assert_raises_as_cli(verify, done, cls)
 
 
 # ---------------------------------------------------------------- round trips
@@ -261,13 +316,18 @@ def test_corrupt_store_and_not_a_regular_file(secure, store, tmp_path, otp, writ
         assert_raises_as_cli(lambda: otp_link.recover(*keys, store=path), done, otp_link.StoreCorrupt)
 
 
-@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o602])
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o660, 0o604, 0o602])
 def test_a_store_others_may_read_or_write_is_refused(secure, store, otp, mode):
     keys = secure(store, "db", "u", "p")
     os.chmod(store, mode)
     done = otp(store, "recover", *keys)
+    if mode == 0o640 and os.stat(store).st_uid == 0:
+        # PostgreSQL's rule: a store of root's may be readable by its group.
+        assert done.returncode == 0, done.stderr
+        assert otp_link.recover(*keys, store=store).username == "u"
+        return
     error = assert_raises_as_cli(lambda: otp_link.recover(*keys, store=store), done, otp_link.InsecureStore)
-    assert f"run 'chmod 600 {store}' as its owner" in str(error)
+    assert f"chmod 600 {store}" in str(error) or "'chmod 600'" in str(error)
     with pytest.raises(otp_link.InsecureStore):
         otp_link.verify(*keys, store=store)
     os.chmod(store, 0o600)
@@ -458,10 +518,7 @@ def ran_while_the_call_ran(call):
     GIL up on its own while it runs bytecode; the other thread is woken
     first and left waiting for the GIL. So it runs during ``call()``
     exactly when ``call()`` releases the GIL, and otherwise only once this
-    thread blocks in ``join()``, after the call. ``call()`` is repeated for
-    up to two seconds until the other thread has run: on a loaded machine
-    that thread may get no CPU during the few milliseconds of one call
-    (repeating cannot make a call that keeps the GIL look as if it let go).
+    thread blocks in ``join()``, after the call.
     """
     inside = [False]
     seen = []
@@ -482,10 +539,7 @@ def ran_while_the_call_ran(call):
         while time.perf_counter() < until:
             pass
         inside[0] = True
-        until = time.perf_counter() + 2.0
         call()
-        while not seen and time.perf_counter() < until:
-            call()
         inside[0] = False
         thread.join()
     finally:
@@ -493,10 +547,20 @@ def ran_while_the_call_ran(call):
     return seen == [True]
 
 
+def released_while_it_ran(call, attempts=5):
+    """Whether ``call()`` was seen to release the GIL in one of a few runs.
+
+    On a loaded machine the woken thread may not be scheduled within the
+    few milliseconds a call takes, so one run can miss a release; a call
+    that keeps the GIL is never seen to release it, however many runs.
+    """
+    return any(ran_while_the_call_ran(call) for _ in range(attempts))
+
+
 def test_the_gil_is_released_while_the_store_is_read_and_opened(large_store):
     store, user_key, pass_key = large_store
     assert otp_link.recover(user_key, pass_key, store=store).username == "u19999"
-    assert ran_while_the_call_ran(lambda: otp_link.recover(user_key, pass_key, store=store))
-    assert ran_while_the_call_ran(lambda: otp_link.verify(user_key, pass_key, store=store))
+    assert released_while_it_ran(lambda: otp_link.recover(user_key, pass_key, store=store))
+    assert released_while_it_ran(lambda: otp_link.verify(user_key, pass_key, store=store))
     # The probe can fail: a call that keeps the GIL is seen to keep it.
-    assert not ran_while_the_call_ran(lambda: sum(range(3_000_000)))
+    assert not released_while_it_ran(lambda: sum(range(3_000_000)))

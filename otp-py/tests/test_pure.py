@@ -50,8 +50,19 @@ LAYER_CLASS = {
     "auth": "AuthenticationFailed",
     "frame": "AuthenticationFailed",
     "expired": "KeysExpired",
+    # Launch keys that open nothing any more (spec/launch.md section 9):
+    # the native module and the binary; pure refuses every launch key.
+    "spent": "KeysExpired",
+    "revoked": "KeysExpired",
+    "gone": "KeysExpired",
 }
 CAP = 64 * 1024 * 1024
+
+
+def is_launch(v: dict) -> bool:
+    """Whether a vector gives launch keys (``otpl1-``), which pure refuses
+    before reading anything (spec/launch.md section 12)."""
+    return v["user_key"].startswith("otpl1-") or v["pass_key"].startswith("otpl1-")
 
 
 def at_clock(now):
@@ -308,7 +319,7 @@ class VectorTests(Case):
             v = json.loads(path.read_text())
             with self.subTest(vector=path.stem), at_clock(v.get("now")):
                 store = self.store(bytes.fromhex(v["store"]))
-                if v["user_key"].startswith("otpl1-") or v["pass_key"].startswith("otpl1-"):
+                if is_launch(v):
                     # A launch vector (spec/launch.md): pure refuses the keys
                     # before reading anything (its section 12).
                     got = outcome(lambda: pure.recover(v["user_key"], v["pass_key"], store=store))
@@ -331,7 +342,7 @@ class VectorTests(Case):
         checked = 0
         for path in vectors():
             v = json.loads(path.read_text())
-            if v["fails_at"] not in ("none", "expired"):
+            if v["fails_at"] not in ("none", "expired") or is_launch(v):
                 continue
             store = self.store(bytes.fromhex(v["store"]))
             keys = (v["user_key"], v["pass_key"])
@@ -433,6 +444,12 @@ class VectorTests(Case):
                 self.assertEqual(bytes(key.pad).hex(), field["pad"], path.stem)
                 self.assertEqual(bytes(key.mac_key).hex(), field["mac_key"], path.stem)
                 self.assertEqual(key.record.hex(), v["record_id"], path.stem)
+            # A launch record's tags are Poly1305 too, over its own message.
+            for field in (v["launch"]["user"], v["launch"]["pass"]) if "launch" in v else ():
+                tag = pure._poly1305(
+                    bytearray.fromhex(field["mac_key"]), bytearray.fromhex(field["mac_message"])
+                )
+                self.assertEqual(tag.hex(), field["tag"], path.stem)
 
     def test_poly1305_matches_rfc_8439(self):
         # RFC 8439 section 2.5.2.
@@ -911,14 +928,25 @@ class SpecRuleTests(Case):
 
     @unittest.skipUnless(hasattr(os, "geteuid"), "Unix permissions")
     def test_a_store_others_may_access_is_refused_before_its_content_is_judged(self):
+        """Spec section 8, PostgreSQL's rule: 0600 and 0400 for any owner,
+        0640 and 0440 for a store of root's only; never writable by the
+        group, never open to others. The tests' stores are the caller's
+        (root's under CI)."""
         v = json.loads((otp_cli.VECTORS / "ok-width-25.json").read_text())
         good = bytes.fromhex(v["store"])
+        roots = os.geteuid() == 0
+        group_read = "ok" if roots else "InsecureStore"
         for data, mode, expected in (
             (good, 0o644, "InsecureStore"),
             (good, 0o620, "InsecureStore"),
+            (good, 0o660, "InsecureStore"),
+            (good, 0o650, "InsecureStore"),
             (good, 0o601, "InsecureStore"),
+            (good, 0o604, "InsecureStore"),
             (good, 0o600, "ok"),
             (good, 0o400, "ok"),
+            (good, 0o640, group_read),
+            (good, 0o440, group_read),
             (good[:-1], 0o644, "InsecureStore"),  # corrupt and readable by others: exit 9
         ):
             store = self.store(data)
@@ -929,7 +957,7 @@ class SpecRuleTests(Case):
                 if expected != "ok":
                     with self.assertRaises(pure.InsecureStore) as e:
                         pure.recover(v["user_key"], v["pass_key"], store=store)
-                    self.assertIn("chmod 600", e.exception.message)
+                    self.assertIn("chmod 640" if roots else "chmod 600", e.exception.message)
                     if binary() is not None:
                         code, _, stderr = self.cli_code(v["user_key"], v["pass_key"], store)
                         self.assertEqual((code, stderr), (9, "otp-link: %s\n" % e.exception.message))
@@ -939,6 +967,23 @@ class SpecRuleTests(Case):
             f.truncate(CAP + 1)
         os.chmod(huge, 0o644)
         self.assertEqual(self.all_outcomes(v["user_key"], v["pass_key"], huge), ("StoreCorrupt", 8))
+
+    @unittest.skipUnless(hasattr(os, "geteuid") and os.geteuid() == 0, "needs root to chown")
+    def test_only_a_store_of_roots_may_be_readable_by_its_group(self):
+        """A store of another user at 0640 is refused for its mode (checked
+        before its owner), with the fix for that user's store."""
+        v = json.loads((otp_cli.VECTORS / "ok-width-25.json").read_text())
+        store = self.store(bytes.fromhex(v["store"]))
+        os.chown(store, 65534, 65534)
+        os.chmod(store, 0o640)
+        self.assertEqual(self.all_outcomes(v["user_key"], v["pass_key"], store), ("InsecureStore", 9))
+        with self.assertRaises(pure.InsecureStore) as e:
+            pure.recover(v["user_key"], v["pass_key"], store=store)
+        self.assertIn("may be read or written by group or others (mode 0640)", e.exception.message)
+        self.assertIn("must be owned by root", e.exception.message)
+        if binary() is not None:
+            code, _, stderr = self.cli_code(v["user_key"], v["pass_key"], store)
+            self.assertEqual((code, stderr), (9, "otp-link: %s\n" % e.exception.message))
 
     @unittest.skipUnless(hasattr(os, "geteuid") and os.geteuid() == 0, "needs root to chown")
     def test_a_store_owned_by_another_user_is_refused(self):
@@ -1144,8 +1189,24 @@ class ApiTests(Case):
         self.assertEqual(got[0], "ok")
 
     def test_default_store_path_follows_section_9(self):
+        credentials = self.dir / "credentials"
+        credentials.mkdir()
+        (credentials / "otp-link-store").write_bytes(b"")
+        dangling = self.dir / "dangling"
+        dangling.mkdir()
+        os.symlink(self.dir / "nowhere", dangling / "otp-link-store")
+        empty = self.dir / "empty"
+        empty.mkdir()
         cases = [
             ({"OTP_LINK_STORE": "/s/x.cbor", "HOME": "/h"}, "/s/x.cbor"),
+            # The systemd credential otp-link-store, after OTP_LINK_STORE.
+            ({"CREDENTIALS_DIRECTORY": str(credentials), "HOME": "/h"}, str(credentials / "otp-link-store")),
+            ({"CREDENTIALS_DIRECTORY": str(credentials), "OTP_LINK_STORE": "/s/x.cbor"}, "/s/x.cbor"),
+            ({"CREDENTIALS_DIRECTORY": str(dangling), "HOME": "/h"}, str(dangling / "otp-link-store")),
+            ({"CREDENTIALS_DIRECTORY": str(empty), "HOME": "/h"}, "/h/.local/share/otp-link/store.cbor"),
+            ({"CREDENTIALS_DIRECTORY": "credentials", "HOME": "/h"}, "/h/.local/share/otp-link/store.cbor"),
+            ({"CREDENTIALS_DIRECTORY": "", "HOME": "/h"}, "/h/.local/share/otp-link/store.cbor"),
+            ({"CREDENTIALS_DIRECTORY": str(empty)}, None),
             ({"OTP_LINK_STORE": "", "HOME": "/h", "XDG_DATA_HOME": "/x"}, "/x/otp-link/store.cbor"),
             ({"HOME": "/h", "XDG_DATA_HOME": "relative"}, "/h/.local/share/otp-link/store.cbor"),
             ({"HOME": "/h"}, "/h/.local/share/otp-link/store.cbor"),
@@ -1221,11 +1282,18 @@ class ScriptTests(Case):
         good = self.store(bytes.fromhex(ok["store"]), "good.cbor")
         world = self.store(bytes.fromhex(ok["store"]), "world.cbor")
         os.chmod(world, 0o644)
-        cases = [(v["store"], v["user_key"], v["pass_key"], p.stem) for p in vectors() for v in [json.loads(p.read_text())]]
+        cases = [(v, p.stem) for p in vectors() for v in [json.loads(p.read_text())]]
         checked = 0
-        for store_hex, uk, pk, label in cases:
-            store = self.store(bytes.fromhex(store_hex), label + ".cbor")
-            checked += self.compare(store, uk, pk, label)
+        for v, label in cases:
+            store = self.store(bytes.fromhex(v["store"]), label + ".cbor")
+            if is_launch(v):
+                # Refused before anything is read; otp-link opens them.
+                mine = otp_cli.run_pure_script("--store", str(store), v["user_key"], v["pass_key"])
+                with self.subTest(label):
+                    self.assertEqual((mine.returncode, mine.stdout), (3, b""))
+                    self.assertIn(b"launch key", mine.stderr)
+                continue
+            checked += self.compare(store, v["user_key"], v["pass_key"], label)
         for store, label in (
             (self.dir / "missing.cbor", "missing"),
             (self.dir, "directory"),

@@ -63,6 +63,7 @@ pub fn otp(store: &Path) -> Command {
         .arg("--store")
         .arg(store)
         .env_remove("OTP_LINK_STORE")
+        .env_remove("CREDENTIALS_DIRECTORY")
         .env_remove("OTP_LINK_LOCK_TIMEOUT_MS")
         .env_remove("OTP_LINK_AUDIT");
     command
@@ -102,17 +103,34 @@ pub fn run(mut command: Command, input: &str) -> Output {
     run_with(&mut command, input, HANG)
 }
 
+/// Starts `command`, again when the kernel says its binary is busy
+/// (`ETXTBSY`): a binary just copied for another user ([`AsNobody`]) stays
+/// open for writing in every child another test thread forks while the copy
+/// is written, until that child execs, a few milliseconds at most.
+fn spawn_retrying(command: &mut Command) -> std::io::Result<Child> {
+    let mut tries = 0;
+    loop {
+        match command.spawn() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 100 => {
+                tries += 1;
+                thread::sleep(Duration::from_millis(10));
+            }
+            spawned => return spawned,
+        }
+    }
+}
+
 /// Runs a command to completion with `input` on stdin, capturing its
 /// output; panics when it takes longer than `timeout`. The input is written
 /// on a thread, so a child that does not read it cannot block the test.
 pub fn run_with(command: &mut Command, input: &str, timeout: Duration) -> Output {
     let description = format!("{command:?}");
-    let mut child = command
+    command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {description}: {e}"));
+        .stderr(Stdio::piped());
+    let mut child =
+        spawn_retrying(command).unwrap_or_else(|e| panic!("cannot start {description}: {e}"));
     let pid = child.id();
     let mut stdin = child.stdin.take().expect("piped stdin");
     let input = input.to_owned();
@@ -230,6 +248,27 @@ pub fn set_mode(path: &Path, mode: u32) {
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod");
 }
 
+#[cfg(unix)]
+/// Whether readers refuse a store of `owner` with mode bits `mode`: the
+/// permission rule (PostgreSQL's for key files), restated as the tests'
+/// oracle. A store of root's may be readable by its group, nothing more;
+/// anyone else's by its owner only.
+pub fn refused_mode(owner: u32, mode: u32) -> bool {
+    let forbidden = if owner == 0 { 0o037 } else { 0o077 };
+    mode & forbidden != 0
+}
+
+#[cfg(unix)]
+/// The `chmod` that the message refusing the store at `path` names:
+/// `chmod 640` for a store of root's, `chmod 600` for anyone else's.
+pub fn chmod_fix(path: &Path) -> &'static str {
+    if fs::metadata(path).expect("metadata").uid() == 0 {
+        "chmod 640"
+    } else {
+        "chmod 600"
+    }
+}
+
 /// Writes `bytes` as a store file of mode 0600 (on Unix).
 pub fn write_private(path: &Path, bytes: &[u8]) {
     fs::write(path, bytes).expect("writing a store file");
@@ -316,9 +355,19 @@ impl Drop for Mounted {
 }
 
 #[cfg(unix)]
-/// A copy of the binary that user [`NOBODY`] may run, in a directory it may
-/// enter: the way to run otp-link as another user (the test binary's own
-/// directory may not be reachable for that user).
+/// Copies the binary into `dir` and makes `dir` enterable by everyone: the
+/// way to run otp-link as another user (the test binary's own directory may
+/// not be reachable for that user).
+pub fn runnable_copy(dir: &Path) -> PathBuf {
+    set_mode(dir, 0o755);
+    let binary = dir.join("otp-link");
+    fs::copy(otp_link(), &binary).expect("copying otp-link");
+    set_mode(&binary, 0o755);
+    binary
+}
+
+#[cfg(unix)]
+/// A copy of the binary that user [`NOBODY`] may run ([`runnable_copy`]).
 pub struct AsNobody {
     binary: PathBuf,
 }
@@ -327,11 +376,9 @@ pub struct AsNobody {
 impl AsNobody {
     /// Copies the binary into `dir` and makes `dir` enterable by everyone.
     pub fn new(dir: &Path) -> Self {
-        set_mode(dir, 0o755);
-        let binary = dir.join("otp-link");
-        fs::copy(otp_link(), &binary).expect("copying otp-link");
-        set_mode(&binary, 0o755);
-        AsNobody { binary }
+        AsNobody {
+            binary: runnable_copy(dir),
+        }
     }
 
     /// `otp-link --store STORE` as user and group 65534, with an empty
@@ -345,6 +392,180 @@ impl AsNobody {
             .arg("--store")
             .arg(store)
             .env_clear();
+        command
+    }
+}
+
+#[cfg(unix)]
+/// A system user of the tests, with its own group: created when missing
+/// (as root), so that a fresh machine needs nothing but `useradd` and
+/// `groupadd` (Debian's `passwd`, which `.ci/run` installs where missing).
+#[derive(Clone, Debug)]
+pub struct SystemUser {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+#[cfg(unix)]
+/// The id `id ARGS` prints, if it succeeds.
+pub fn id_of(args: &[&str]) -> Option<u32> {
+    let out = Command::new("id").args(args).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+#[cfg(unix)]
+/// Runs a user-administration command, a few times when another process
+/// holds the lock of /etc/passwd or /etc/group (test binaries running side
+/// by side); panics when it keeps failing.
+fn administer(program: &str, args: &[&str]) {
+    for attempt in 0.. {
+        let out = Command::new(program)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+        if out.status.success() {
+            return;
+        }
+        assert!(
+            attempt < 20,
+            "{program} {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[cfg(unix)]
+fn runs_ok(program: &str, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
+        .output()
+        .is_ok_and(|out| out.status.success())
+}
+
+#[cfg(unix)]
+/// The system group `name`, created when missing; its id.
+pub fn system_group(name: &str) -> u32 {
+    let gid = || {
+        let out = Command::new("getent").args(["group", name]).output().ok()?;
+        let line = String::from_utf8_lossy(&out.stdout).into_owned();
+        line.split(':').nth(2)?.trim().parse().ok()
+    };
+    if let Some(gid) = gid() {
+        return gid;
+    }
+    let _guard = USERS.lock().unwrap_or_else(|e| e.into_inner());
+    if gid().is_none() {
+        eprintln!("creating system group {name} for the tests");
+        administer("groupadd", &["--system", "-f", name]);
+    }
+    gid().expect("the group just created")
+}
+
+#[cfg(unix)]
+/// The path of a program of the base system (`runuser`, `setpriv`), looked
+/// for where Debian keeps them: the commands that run it have an empty
+/// environment, so no PATH to search.
+pub fn system_program(name: &str) -> PathBuf {
+    ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+        .iter()
+        .map(|dir| Path::new(dir).join(name))
+        .find(|path| path.exists())
+        .unwrap_or_else(|| panic!("{name} is not installed (util-linux)"))
+}
+
+#[cfg(unix)]
+static USERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+#[cfg(unix)]
+/// The system user `name` (no home, no login shell, its own group), also a
+/// member of `groups`, created or added to them when it is not yet. Needs
+/// root.
+pub fn system_user(name: &str, groups: &[&str]) -> SystemUser {
+    for group in groups {
+        system_group(group);
+    }
+    let _guard = USERS.lock().unwrap_or_else(|e| e.into_inner());
+    if id_of(&["-u", name]).is_none() {
+        eprintln!("creating system user {name} for the tests");
+        // Its own group: new, or the one of its name a test made before.
+        let group = if runs_ok("getent", &["group", name]) {
+            ["-g", name]
+        } else {
+            ["--user-group", "--system"]
+        };
+        let mut args = vec![
+            "--system",
+            "--no-create-home",
+            "--home-dir",
+            "/nonexistent",
+            "--shell",
+            "/usr/sbin/nologin",
+        ];
+        args.extend(group);
+        args.push(name);
+        administer("useradd", &args);
+    }
+    let member_of = || {
+        let out = Command::new("id")
+            .args(["-Gn", name])
+            .output()
+            .expect("id -Gn");
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    for group in groups {
+        if !member_of().iter().any(|g| g == group) {
+            administer("usermod", &["-a", "-G", group, name]);
+        }
+    }
+    SystemUser {
+        name: name.to_owned(),
+        uid: id_of(&["-u", name]).expect("uid of the user just created"),
+        gid: id_of(&["-g", name]).expect("gid of the user just created"),
+    }
+}
+
+#[cfg(unix)]
+/// A copy of the binary ([`runnable_copy`]) run as a [`SystemUser`] with
+/// `runuser`, which gives the process the user's groups from /etc/group.
+pub struct AsUser {
+    binary: PathBuf,
+    user: SystemUser,
+}
+
+#[cfg(unix)]
+impl AsUser {
+    /// Copies the binary into `dir` and makes `dir` enterable by everyone.
+    pub fn new(dir: &Path, user: &SystemUser) -> Self {
+        AsUser {
+            binary: runnable_copy(dir),
+            user: user.clone(),
+        }
+    }
+
+    /// `runuser -u USER -- otp-link`, with an empty environment (but for
+    /// what runuser sets) and the working directory `/`.
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(system_program("runuser"));
+        command
+            .args(["-u", &self.user.name, "--"])
+            .arg(&self.binary)
+            .env_clear()
+            .current_dir("/");
+        command
+    }
+
+    /// `otp-link --store STORE` as the user.
+    pub fn otp(&self, store: &Path) -> Command {
+        let mut command = self.command();
+        command.arg("--store").arg(store);
         command
     }
 }
@@ -475,7 +696,8 @@ pub fn list_names(store: &Path) -> Vec<String> {
     command.args(["list", "--format", "json"]);
     let out = run(command, "");
     assert_ok(&out, "list");
-    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("list JSON");
+    let listing: serde_json::Value = serde_json::from_slice(&out.stdout).expect("list JSON");
+    let rows = listing["accounts"].as_array().expect("list JSON: accounts");
     rows.iter()
         .map(|row| row["account"].as_str().expect("account").to_owned())
         .collect()

@@ -16,12 +16,14 @@
 
 mod binaries;
 pub mod harness;
+mod launch_vectors;
 pub mod legacy_fixtures;
 #[cfg(unix)]
 pub mod postgres;
 pub mod python;
 
 pub use binaries::{example_bin, otp_link_bin, target_dir};
+pub use launch_vectors::{LaunchVector, LAUNCH_SEED};
 
 use otp_core::vectors::{self, RawAccount, VectorAccount, VectorValue};
 use otp_core::Field;
@@ -55,6 +57,13 @@ pub enum Layer {
     /// Expiry, after both tags verified, at the vector's `now`
     /// (KeysExpired, exit 12).
     Expired,
+    /// Launch keys whose uses are all spent (KeysExpired, exit 12).
+    Spent,
+    /// Launch keys whose account was rotated, replaced or removed
+    /// (KeysExpired, exit 12).
+    Revoked,
+    /// Launch keys whose record is not there (KeysExpired, exit 12).
+    Gone,
 }
 
 /// The intermediate values of one sealed field.
@@ -120,6 +129,9 @@ pub struct Vector {
     pub user: FieldVector,
     /// Every intermediate of the password field.
     pub pass: FieldVector,
+    /// For launch keys: the launch record they open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch: Option<LaunchVector>,
 }
 
 struct Rng(ChaCha20Rng);
@@ -290,6 +302,7 @@ fn vector(
         pass: account
             .pass
             .describe(&account.as_vector_account(), Field::Password),
+        launch: None,
     }
 }
 
@@ -850,7 +863,10 @@ const ROWS: &[Row] = &[
 
 /// The names of every vector, in the order `generate` gives them.
 pub fn vector_names() -> Vec<&'static str> {
-    ROWS.iter().map(|row| row.name).collect()
+    ROWS.iter()
+        .map(|row| row.name)
+        .chain(launch_vectors::names())
+        .collect()
 }
 
 /// Every vector, by file name (without `.json`), in a fixed order.
@@ -869,6 +885,7 @@ pub fn generate() -> Vec<(String, Vector)> {
             );
             (row.name.to_owned(), vector)
         })
+        .chain(launch_vectors::generate(&fixtures))
         .collect()
 }
 

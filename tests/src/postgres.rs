@@ -29,8 +29,8 @@ use std::process::{Command, Output};
 use std::thread;
 use std::time::Duration;
 
+use crate::harness::{self, id_of, missing_tool, run_with};
 pub use crate::harness::{check, text};
-use crate::harness::{missing_tool, run_with};
 
 /// The database role whose credentials otp-link secures.
 pub const ROLE: &str = "otp_app";
@@ -131,14 +131,6 @@ pub fn pg_bins_or_skip(suite: &str) -> Option<PgBins> {
     bins
 }
 
-fn id_of(args: &[&str]) -> Option<u32> {
-    let output = Command::new("id").args(args).output().ok()?;
-    if !output.status.success() {
-        return None;
-    }
-    text(&output.stdout).trim().parse().ok()
-}
-
 /// Who runs the server: `None` is "this process's user"; as root, an
 /// unprivileged system user, with its uid and gid.
 pub struct ServerUser {
@@ -152,32 +144,14 @@ fn server_user() -> Option<ServerUser> {
     if id_of(&["-u"]).expect("id -u") != 0 {
         return None;
     }
-    let name = if id_of(&["-u", "postgres"]).is_some() {
-        "postgres"
-    } else {
-        let name = "otp-link-pg";
-        if id_of(&["-u", name]).is_none() {
-            eprintln!("postgres test: creating system user {name} to run PostgreSQL as");
-            check(
-                "useradd",
-                run(Command::new("useradd").args([
-                    "--system",
-                    "--user-group",
-                    "--no-create-home",
-                    "--home-dir",
-                    "/nonexistent",
-                    "--shell",
-                    "/usr/sbin/nologin",
-                    name,
-                ])),
-            );
-        }
-        name
+    let user = match id_of(&["-u", "postgres"]) {
+        Some(_) => harness::system_user("postgres", &[]),
+        None => harness::system_user("otp-link-pg", &[]),
     };
     Some(ServerUser {
-        name: name.to_owned(),
-        uid: id_of(&["-u", name]).expect("uid of the server user"),
-        gid: id_of(&["-g", name]).expect("gid of the server user"),
+        name: user.name,
+        uid: user.uid,
+        gid: user.gid,
     })
 }
 

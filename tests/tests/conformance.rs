@@ -2,14 +2,16 @@
 //! output, every vector is read as its `fails_at` layer says (through the
 //! library and through the binary), and success vectors are re-derived by
 //! code written from spec/README.md alone — its own frame, XOR, MAC message,
-//! Poly1305, CRC-32 and a generic CBOR decoder (ciborium).
+//! Poly1305, CRC-32 and a generic CBOR decoder (ciborium). Launch vectors
+//! are re-derived from spec/launch.md the same way, and their records are
+//! written where the spec puts them, beside the store.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use ciborium::Value;
-use otp_core::{Error, Keys, Store};
+use otp_core::{Error, Expired, KeyKind, Keys, Store};
 use otp_link_tests::{committed_vectors, generate, to_file_text, vectors_dir, Layer, Vector};
 use poly1305::universal_hash::KeyInit;
 
@@ -17,6 +19,35 @@ fn write_store(dir: &Path, hex_bytes: &str) -> PathBuf {
     let path = dir.join("store.cbor");
     otp_link_tests::harness::write_private(&path, &hex::decode(hex_bytes).unwrap());
     path
+}
+
+/// The vector's store, and its launch record where spec/launch.md puts it
+/// (`STORE.launch/ID.COUNT`, the directory 0700), unless it has none.
+fn write_vector(dir: &Path, v: &Vector) -> PathBuf {
+    let path = write_store(dir, &v.store);
+    if let Some(launch) = &v.launch {
+        if let Some(count) = launch.count {
+            let launch_dir = dir.join("store.cbor.launch");
+            std::fs::create_dir(&launch_dir).unwrap();
+            otp_link_tests::harness::set_mode(&launch_dir, 0o700);
+            otp_link_tests::harness::write_private(
+                &launch_dir.join(format!("{}.{count}", launch.id)),
+                &hex::decode(&launch.record).unwrap(),
+            );
+        }
+    }
+    path
+}
+
+/// The names of the files in the vector's launch directory, after a read.
+fn launch_files(dir: &Path, v: &Vector) -> Vec<String> {
+    assert!(v.launch.is_some(), "a launch vector");
+    match std::fs::read_dir(dir.join("store.cbor.launch")) {
+        Ok(entries) => entries
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
 }
 
 #[test]
@@ -45,7 +76,8 @@ fn vectors_cover_every_layer() {
         .map(|(_, v)| format!("{:?}", v.fails_at))
         .collect();
     for layer in [
-        "None", "Key", "Pair", "Store", "Version", "Record", "Auth", "Frame", "Expired",
+        "None", "Key", "Pair", "Store", "Version", "Record", "Auth", "Frame", "Expired", "Spent",
+        "Revoked", "Gone",
     ] {
         assert!(layers.contains(layer), "no vector fails at {layer}");
     }
@@ -122,6 +154,17 @@ vectors!(
     fail_version_text,
     fail_version_3_rest_unread,
     fail_key_vertical_tab,
+    launch_ok,
+    launch_ok_last_of_three_uses,
+    launch_fail_spent,
+    launch_fail_spent_three_of_three,
+    launch_fail_expired,
+    launch_fail_revoked_rotated,
+    launch_fail_revoked_removed,
+    launch_fail_auth_uses_edited,
+    launch_fail_auth_not_after_edited,
+    launch_fail_pair_mixed,
+    launch_fail_gone,
 );
 
 #[test]
@@ -157,7 +200,12 @@ fn layer_of<T>(result: &Result<T, Error>) -> Layer {
         Err(Error::UnknownRecord { .. }) => Layer::Record,
         // Auth and frame failures are one error by design.
         Err(Error::AuthenticationFailed) => Layer::Auth,
-        Err(Error::KeysExpired { .. }) => Layer::Expired,
+        Err(Error::KeysExpired { reason, .. }) => match reason {
+            Expired::LaunchUsedUp { .. } => Layer::Spent,
+            Expired::LaunchRevoked => Layer::Revoked,
+            Expired::LaunchGone => Layer::Gone,
+            _ => Layer::Expired,
+        },
         Err(other) => panic!("unexpected error {other:?}"),
     }
 }
@@ -182,7 +230,7 @@ fn in_memory(v: &Vector, bytes: &[u8], window: usize, keys: &Keys) -> Result<(),
 fn library_reads_as_its_layer_says(module: &str) {
     let (name, v) = load(module);
     let dir = tempfile::tempdir().unwrap();
-    let path = write_store(dir.path(), &v.store);
+    let path = write_vector(dir.path(), &v);
     let expected = match v.fails_at {
         Layer::Frame => Layer::Auth,
         layer => layer,
@@ -194,8 +242,25 @@ fn library_reads_as_its_layer_says(module: &str) {
         assert_eq!(Some(c.username()), v.username.as_deref(), "{name}");
         assert_eq!(Some(c.password()), v.password.as_deref(), "{name}");
     }
+    // A launch record's file is renamed to count + 1 when a use is spent,
+    // and only then.
+    if let Some(launch) = &v.launch {
+        let spent = launch
+            .count
+            .map(|c| format!("{}.{}", launch.id, c + u32::from(result.is_ok())));
+        assert_eq!(
+            launch_files(dir.path(), &v),
+            Vec::from_iter(spent),
+            "{name}"
+        );
+    }
     let bytes = hex::decode(&v.store).unwrap();
-    if let Ok(keys) = Keys::parse(&v.user_key, &v.pass_key) {
+    let launch_keys =
+        Keys::parse(&v.user_key, &v.pass_key).is_ok_and(|keys| keys.kind() == KeyKind::Launch);
+    if let Some(keys) = Keys::parse(&v.user_key, &v.pass_key)
+        .ok()
+        .filter(|_| !launch_keys)
+    {
         for window in [1, 7, 64, 100, bytes.len() + 1] {
             let in_memory = in_memory(&v, &bytes, window, &keys);
             assert_eq!(layer_of(&in_memory), expected, "{name}, window {window}");
@@ -221,7 +286,7 @@ fn library_reads_as_its_layer_says(module: &str) {
 fn binary_exits_with_its_layers_code(module: &str) {
     let (name, v) = load(module);
     let dir = tempfile::tempdir().unwrap();
-    let path = write_store(dir.path(), &v.store);
+    let path = write_vector(dir.path(), &v);
     let out = Command::new(otp_link_tests::otp_link_bin())
         .arg("--store")
         .arg(&path)
@@ -232,13 +297,19 @@ fn binary_exits_with_its_layers_code(module: &str) {
     // The binary exits with the code the library gives the same failure
     // (`Error::exit_code`, the one mapping); the library's layer is checked
     // by `library_reads_as_its_layer_says`.
+    // On a fresh copy: the binary may have spent a launch record's use.
+    let fresh = tempfile::tempdir().unwrap();
+    let fresh_path = write_vector(fresh.path(), &v);
     let expected = Keys::parse(&v.user_key, &v.pass_key)
-        .and_then(|keys| Store::at(&path).recover(&keys))
+        .and_then(|keys| Store::at(&fresh_path).recover(&keys))
         .map_or_else(|e| i32::from(e.exit_code()), |_| 0);
     assert_eq!(expected == 0, v.fails_at == Layer::None, "{name}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(code, expected, "{name}: {stderr}");
-    if v.fails_at == Layer::Expired {
+    if matches!(
+        v.fails_at,
+        Layer::Expired | Layer::Spent | Layer::Revoked | Layer::Gone
+    ) {
         assert_eq!(code, 12, "{name}: keys used up or expired");
     }
     if code == 0 {
@@ -335,8 +406,109 @@ fn success_vectors_rederive_from_the_spec() {
                 "{name}"
             );
         }
-        assert_eq!(v.user_key, v.user.key);
-        assert_eq!(v.pass_key, v.pass.key);
+        match &v.launch {
+            None => {
+                assert_eq!(v.user_key, v.user.key);
+                assert_eq!(v.pass_key, v.pass.key);
+            }
+            Some(launch) => {
+                launch_rederives_from_the_spec(&name, &v, launch);
+                assert_eq!(v.user_key, launch.user.key);
+                assert_eq!(v.pass_key, launch.pass.key);
+            }
+        }
+    }
+}
+
+/// A launch vector's record, re-derived from spec/launch.md sections 2, 4
+/// and 5 alone: each field's frame, XOR, the launch MAC message, its
+/// Poly1305 tag and the `otpl1-` key text; the account tags it binds are the
+/// store's; and the record file decodes, with a generic CBOR decoder, to
+/// exactly the entries the spec lists, in order.
+fn launch_rederives_from_the_spec(name: &str, v: &Vector, launch: &otp_link_tests::LaunchVector) {
+    let h = |s: &str| hex::decode(s).unwrap();
+    let account_tags = [h(&v.user.tag), h(&v.pass.tag)].concat();
+    assert_eq!(h(&launch.account_tags), account_tags, "{name}");
+    let record: Value = ciborium::from_reader(&h(&launch.record)[..]).unwrap();
+    let record = record.as_map().unwrap();
+    let keys: Vec<_> = record.iter().map(|(k, _)| k.as_text().unwrap()).collect();
+    assert_eq!(
+        keys,
+        [
+            "format",
+            "version",
+            "account",
+            "account_tags",
+            "width",
+            "issued",
+            "not_after",
+            "uses",
+            "username",
+            "password"
+        ],
+        "{name}"
+    );
+    assert_eq!(map_get(record, "format").as_text(), Some("otp-link launch"));
+    assert_eq!(map_get(record, "version").as_integer(), Some(1.into()));
+    assert_eq!(
+        map_get(record, "account").as_bytes(),
+        Some(&h(&v.record_id))
+    );
+    assert_eq!(
+        map_get(record, "account_tags").as_bytes(),
+        Some(&account_tags)
+    );
+    for (key, value) in [
+        ("width", launch.width as u64),
+        ("issued", launch.issued),
+        ("not_after", launch.not_after),
+        ("uses", u64::from(launch.uses)),
+    ] {
+        assert_eq!(
+            map_get(record, key).as_integer(),
+            Some(value.into()),
+            "{name}: {key}"
+        );
+    }
+    for (f, letter, value, field) in [
+        (&launch.user, b'u', v.username.as_ref().unwrap(), "username"),
+        (&launch.pass, b'p', v.password.as_ref().unwrap(), "password"),
+    ] {
+        let mut frame = value.as_bytes().to_vec();
+        frame.extend(h(&f.padding));
+        frame.extend(format!("{:02}", value.len()).as_bytes());
+        assert_eq!(frame, h(&f.frame), "{name}");
+        let ct: Vec<u8> = frame.iter().zip(h(&f.pad)).map(|(a, b)| a ^ b).collect();
+        assert_eq!(ct, h(&f.ciphertext), "{name}");
+        let mut msg = b"otp-link launch v1".to_vec();
+        msg.extend(h(&launch.id));
+        msg.push(letter);
+        msg.push(launch.width as u8);
+        msg.extend(h(&v.record_id));
+        msg.extend(&account_tags);
+        msg.extend(launch.issued.to_be_bytes());
+        msg.extend(launch.not_after.to_be_bytes());
+        msg.extend(launch.uses.to_be_bytes());
+        msg.extend(&frame);
+        assert_eq!(msg, h(&f.mac_message), "{name}");
+        let tag = poly1305::Poly1305::new(poly1305::Key::from_slice(&h(&f.mac_key)))
+            .compute_unpadded(&msg);
+        assert_eq!(tag.as_slice(), h(&f.tag), "{name}");
+        let sealed = map_get(record, field).as_array().unwrap();
+        assert_eq!(sealed[0].as_bytes(), Some(&ct), "{name}");
+        assert_eq!(
+            sealed[1].as_bytes().map(Vec::as_slice),
+            Some(tag.as_slice())
+        );
+        let body = format!(
+            "otpl1-{}-{}-{}-{}",
+            letter as char, launch.id, f.pad, f.mac_key
+        );
+        assert_eq!(
+            f.key,
+            format!("{body}-{:08x}", crc32(body.as_bytes())),
+            "{name}"
+        );
     }
 }
 

@@ -282,43 +282,95 @@ impl StoreStream {
         Ok(())
     }
 
-    /// Refuses a store that group or others may read or write, or that is
-    /// owned by neither the caller nor root. Checked on the open file, so a
-    /// rename between check and read cannot swap it.
+    /// Refuses a store that breaks the permission rule ([`check_mode`]), or
+    /// that is owned by neither the caller nor root. Checked on the open
+    /// file, so a rename between check and read cannot swap it.
     pub(crate) fn check_private(&self, path: &Path) -> Result<(), Error> {
         #[cfg(unix)]
-        {
-            use std::os::unix::fs::MetadataExt;
-            check_mode(path, &self.metadata)?;
-            let owner = self.metadata.uid();
-            let me = euid();
-            if owner != me && owner != 0 {
-                return Err(owned_by_another(path, owner, me));
-            }
-        }
+        check_private(path, &self.metadata)?;
+        #[cfg(not(unix))]
+        let _ = path;
+        Ok(())
+    }
+
+    /// [`StoreStream::check_private`] for a writer that decrypts (`issue`,
+    /// as [`check_mode_of`] for `rotate`): the mode only, since whose store
+    /// it may write has been decided ([`target_for_write`]).
+    pub(crate) fn check_mode(&self, path: &Path) -> Result<(), Error> {
+        #[cfg(unix)]
+        check_mode(path, &self.metadata)?;
         #[cfg(not(unix))]
         let _ = path;
         Ok(())
     }
 }
 
-/// Refuses a store that group or others may read or write: with keys on
-/// command lines that other users can read, the store is the secret half.
+/// Refuses a file (or a directory) of the store's secret half that breaks
+/// the permission rule ([`check_mode`]), or that is owned by neither the
+/// caller nor root: the rule readers apply to the store, which launch
+/// records share.
+#[cfg(unix)]
+pub(crate) fn check_private(path: &Path, metadata: &fs::Metadata) -> Result<(), Error> {
+    use std::os::unix::fs::MetadataExt;
+    check_mode(path, metadata)?;
+    let owner = metadata.uid();
+    let me = euid();
+    if owner != me && owner != 0 {
+        return Err(owned_by_another(path, owner, me));
+    }
+    Ok(())
+}
+
+/// The permission bits a store may have, after PostgreSQL's rule for its
+/// key file: with keys on command lines that other users can read, the
+/// store is the secret half, so no one but its owner may read it (0600 or
+/// stricter) — except that a store owned by root may also be readable by
+/// its group (0640, 0440), which is what Kubernetes Secret volumes, systemd
+/// credentials and `install -o root -g GROUP -m 640` give a service's
+/// group. Never writable by the group, never readable by others. A
+/// directory of launch records likewise (0700, or 0750 for root's):
+/// whoever may write it could rename a spent record back to unspent.
+#[cfg(unix)]
+const fn forbidden_bits(owner: u32, dir: bool) -> u32 {
+    match (owner == 0, dir) {
+        (true, false) => 0o037,
+        (true, true) => 0o027,
+        (false, _) => 0o077,
+    }
+}
+
+/// Refuses a store (or launch directory or record) whose mode breaks the
+/// permission rule of [`forbidden_bits`], naming the `chmod` that fixes it.
 #[cfg(unix)]
 pub(crate) fn check_mode(path: &Path, metadata: &fs::Metadata) -> Result<(), Error> {
     use std::os::unix::fs::MetadataExt;
     let mode = metadata.mode() & 0o7777;
-    if mode & 0o077 != 0 {
-        return Err(Error::InsecureStore {
+    let owner = metadata.uid();
+    let dir = metadata.is_dir();
+    if mode & forbidden_bits(owner, dir) == 0 {
+        return Ok(());
+    }
+    let (private, group) = if dir { ("700", "750") } else { ("600", "640") };
+    let shown = crate::printable(&path.to_string_lossy()).into_owned();
+    Err(if owner == 0 {
+        Error::InsecureStore {
+            path: path.to_owned(),
+            problem: format!(
+                "is owned by root and may be written by its group or read by others (mode {mode:04o}); a store of root's may be readable by its group, nothing more"
+            ),
+            fix: format!(
+                "run 'chmod {group} {shown}' as root (or 'chmod {private}' when no group needs to read it)"
+            ),
+        }
+    } else {
+        Error::InsecureStore {
             path: path.to_owned(),
             problem: format!("may be read or written by group or others (mode {mode:04o})"),
             fix: format!(
-                "run 'chmod 600 {}' as its owner",
-                crate::printable(&path.to_string_lossy())
+                "run 'chmod {private} {shown}' as its owner; a store that a group must read must be owned by root ('chown root:GROUP', then 'chmod {group}')"
             ),
-        });
-    }
-    Ok(())
+        }
+    })
 }
 
 /// [`check_mode`] for `rotate`, the writer that decrypts: the store it
@@ -334,7 +386,7 @@ pub(crate) fn check_mode_of(path: &Path) -> Result<(), Error> {
 }
 
 #[cfg(unix)]
-fn euid() -> u32 {
+pub(crate) fn euid() -> u32 {
     rustix::process::geteuid().as_raw()
 }
 
@@ -498,14 +550,27 @@ impl StoreDir {
         }
     }
 
-    /// The owner and group of `name`, and whether it is a regular file,
-    /// without following a link and without opening it.
+    /// The owner, group and mode of `name`, and whether it is a regular
+    /// file, without following a link and without opening it.
     #[cfg(unix)]
-    fn stat(&self, name: &OsStr) -> io::Result<(u32, u32, bool)> {
+    fn stat(&self, name: &OsStr) -> io::Result<(u32, u32, u32, bool)> {
         use rustix::fs::{AtFlags, FileType};
         let stat = rustix::fs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW)?;
         let regular = FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile;
-        Ok((stat.st_uid, stat.st_gid, regular))
+        Ok((stat.st_uid, stat.st_gid, stat.st_mode as u32, regular))
+    }
+
+    /// Whether the directory is on a file system mounted read-only, as
+    /// Kubernetes Secret volumes and systemd credentials are: a writer says
+    /// so before it tries to create a lock there.
+    fn is_read_only(&self) -> bool {
+        #[cfg(unix)]
+        {
+            rustix::fs::fstatvfs(&self.fd)
+                .is_ok_and(|vfs| vfs.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY))
+        }
+        #[cfg(not(unix))]
+        false
     }
 
     fn remove(&self, name: &OsStr) -> io::Result<()> {
@@ -526,6 +591,36 @@ impl StoreDir {
         }
         #[cfg(not(unix))]
         fs::rename(self.path.join(from), self.path.join(to))
+    }
+
+    /// Renames `from` to `to` only if `to` does not exist (`AlreadyExists`
+    /// otherwise), atomically: `renameat2(RENAME_NOREPLACE)` on Linux, and
+    /// where a file system lacks it, or elsewhere, a hard link and the
+    /// removal of `from`.
+    fn rename_new(&self, from: &OsStr, to: &OsStr) -> io::Result<()> {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            use rustix::fs::{renameat_with, RenameFlags};
+            use rustix::io::Errno;
+            match renameat_with(&self.fd, from, &self.fd, to, RenameFlags::NOREPLACE) {
+                Ok(()) => return Ok(()),
+                Err(e) if e == Errno::INVAL || e == Errno::NOSYS => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        #[cfg(unix)]
+        {
+            use rustix::fs::{linkat, unlinkat, AtFlags};
+            linkat(&self.fd, from, &self.fd, to, AtFlags::empty())?;
+            let _ = unlinkat(&self.fd, from, AtFlags::empty());
+            Ok(())
+        }
+        #[cfg(not(unix))]
+        {
+            fs::hard_link(self.path.join(from), self.path.join(to))?;
+            let _ = fs::remove_file(self.path.join(from));
+            Ok(())
+        }
     }
 
     /// fsyncs the directory, through a descriptor that can be synced (an
@@ -567,9 +662,42 @@ pub(crate) struct Target {
     dir: StoreDir,
     /// Its name in that directory.
     name: OsString,
-    /// The existing store's owner and group, which the new file keeps.
+    /// The existing store's owner, group and mode, which the new file
+    /// keeps.
     #[cfg(unix)]
-    owner: Option<(u32, u32)>,
+    owner: Option<Kept>,
+}
+
+/// What a new store file keeps of the one it replaces.
+#[cfg(unix)]
+#[derive(Clone, Copy)]
+struct Kept {
+    owner: u32,
+    group: u32,
+    /// The permission bits: 0600, and the group's read bit of a store of
+    /// root's that had it ([`kept_mode`]).
+    mode: u32,
+}
+
+impl Target {
+    /// The owner and group of the existing store, which files created
+    /// beside it get.
+    #[cfg(unix)]
+    pub(crate) fn owner(&self) -> Option<(u32, u32)> {
+        self.owner.map(|kept| (kept.owner, kept.group))
+    }
+
+    /// The target's directory, held open: every file beside the store is
+    /// created relative to it.
+    #[cfg(unix)]
+    pub(crate) fn dir_fd(&self) -> &File {
+        &self.dir.fd
+    }
+
+    /// The name of the target in its directory.
+    pub(crate) fn name(&self) -> &OsStr {
+        &self.name
+    }
 }
 
 /// Checks a store path for writing and names the file a write replaces.
@@ -578,9 +706,10 @@ pub(crate) struct Target {
 /// `..`), a directory, device, FIFO or socket, a symbolic link whose target
 /// is missing or not a regular file, an existing file that does not start
 /// like a store, and (unless we are root, who hands the new file to the old
-/// owner) a store owned by another user. A missing store is
-/// [`Error::StoreMissing`] unless `create`, when its parent directory is
-/// created.
+/// owner) a store owned by another user; and a store that cannot be
+/// changed in place: on a read-only file system, or a systemd credential
+/// ([`Error::ReadOnlyStore`]). A missing store is [`Error::StoreMissing`]
+/// unless `create`, when its parent directory is created.
 pub(crate) fn target_for_write(path: &Path, create: bool) -> Result<Target, Error> {
     let named = |kind| Error::NotRegularFile {
         path: path.to_owned(),
@@ -596,6 +725,11 @@ pub(crate) fn target_for_write(path: &Path, create: bool) -> Result<Target, Erro
     let names_a_directory = false;
     if path.file_name().is_none() || names_a_directory {
         return Err(named("a directory"));
+    }
+    if crate::location::is_credential(path) {
+        return Err(Error::ReadOnlyStore {
+            path: path.to_owned(),
+        });
     }
     let target = match fs::symlink_metadata(path) {
         Ok(link) if link.file_type().is_symlink() => {
@@ -623,12 +757,15 @@ pub(crate) fn target_for_write(path: &Path, create: bool) -> Result<Target, Erro
         .ok_or_else(|| named("a directory"))?;
     let parent = target.parent().unwrap_or(Path::new(""));
     let dir = StoreDir::open(parent).map_err(|e| Error::io("opening the directory", parent, e))?;
+    if dir.is_read_only() {
+        return Err(Error::ReadOnlyStore { path: target });
+    }
     // The owner first, without opening the file: a store of another user
     // may not be readable, and that is not what is wrong with it. Checked
     // again on the open file under the lock ([`read_for_write`]).
     #[cfg(unix)]
     let owner = match dir.stat(&name) {
-        Ok((uid, gid, true)) => Some(owner_of(&target, uid, gid)?),
+        Ok((uid, gid, mode, true)) => Some(owner_of(&target, uid, gid, mode)?),
         Ok(_) => None,
         Err(e) if e.kind() == io::ErrorKind::NotFound && create => {
             return Ok(Target {
@@ -732,23 +869,41 @@ fn check_store_head(path: &Path, mut file: &File) -> Result<(), Error> {
     Ok(())
 }
 
-/// The owner and group a new store file gets: the old one's. A writer that
-/// is neither the owner nor root could not give the new file away, and
-/// would take the store from its owner, so it is refused.
+/// The owner, group and mode a new store file gets: the old one's. A
+/// writer that is neither the owner nor root could not give the new file
+/// away, and would take the store from its owner, so it is refused: a
+/// member of the group of a store of root's may read it, never write it.
 #[cfg(unix)]
-fn owner_to_keep(path: &Path, metadata: &fs::Metadata) -> Result<(u32, u32), Error> {
+fn owner_to_keep(path: &Path, metadata: &fs::Metadata) -> Result<Kept, Error> {
     use std::os::unix::fs::MetadataExt;
-    owner_of(path, metadata.uid(), metadata.gid())
+    owner_of(path, metadata.uid(), metadata.gid(), metadata.mode())
 }
 
-/// [`owner_to_keep`] from an owner and a group.
+/// [`owner_to_keep`] from an owner, a group and a mode.
 #[cfg(unix)]
-fn owner_of(path: &Path, owner: u32, group: u32) -> Result<(u32, u32), Error> {
+fn owner_of(path: &Path, owner: u32, group: u32, mode: u32) -> Result<Kept, Error> {
     let me = euid();
     if owner != me && me != 0 {
         return Err(owned_by_another(path, owner, me));
     }
-    Ok((owner, group))
+    Ok(Kept {
+        owner,
+        group,
+        mode: kept_mode(owner, mode),
+    })
+}
+
+/// The mode of a store that replaces one of mode `old`: 0600, plus the
+/// group's read bit when the old store was root's, had it, and was one that
+/// readers accept (root writing a store that Ansible installed
+/// `root:GROUP 0640` leaves it so). A store that readers refuse is replaced
+/// by a private one: a writer never keeps what readers refuse.
+#[cfg(unix)]
+const fn kept_mode(owner: u32, old: u32) -> u32 {
+    if old & forbidden_bits(owner, false) != 0 {
+        return 0o600;
+    }
+    0o600 | (old & 0o040)
 }
 
 /// `store.cbor` → `store.cbor.<suffix>` in the same directory.
@@ -807,8 +962,8 @@ pub(crate) fn lock(target: &Target) -> Result<WriteLock, Error> {
             // Only root creates a lock for another user's store; the lock's
             // group does not matter, so nobody else changes it.
             #[cfg(unix)]
-            if let (Some((owner, group)), 0) = (target.owner, euid()) {
-                give_to(&file, &path, owner, group)?;
+            if let (Some(kept), 0) = (target.owner, euid()) {
+                give_to(&file, &path, kept.owner, kept.group)?;
             }
             file
         }
@@ -883,6 +1038,80 @@ pub(crate) fn read_for_write(target: &mut Target) -> Result<Option<StoreBytes>, 
     Ok(Some(bytes))
 }
 
+/// Writes `bytes` as the store file `output`, for `export`, with the care
+/// of every writer ([`target_for_write`], [`lock`], [`stage`]) and more:
+/// `output` is never a symbolic link (a new file has none; one there was
+/// planted or is a mistake), never the store that was read (`source`, its
+/// path and the metadata of the file read), and never an existing file
+/// unless `replace`, which replaces only an otp-link store. Without
+/// `replace` the final rename refuses to replace a file that appeared since
+/// the checks.
+pub(crate) fn write_store_file(
+    output: &Path,
+    bytes: &[u8],
+    replace: bool,
+    source: (&Path, &fs::Metadata),
+) -> Result<(), Error> {
+    let over_source = || Error::ExportOverSource {
+        path: output.to_owned(),
+    };
+    let exists = || Error::OutputExists {
+        path: output.to_owned(),
+    };
+    match fs::symlink_metadata(output) {
+        Ok(link) if link.file_type().is_symlink() => {
+            return Err(Error::UnsafeFile {
+                path: output.to_owned(),
+                problem: "is a symbolic link",
+            })
+        }
+        Ok(file) if file.is_file() => {
+            if same_file(source, (output, &file)) {
+                return Err(over_source());
+            }
+            if !replace {
+                return Err(exists());
+            }
+        }
+        _ => {}
+    }
+    let mut target = target_for_write(output, true)?;
+    let lock = lock(&target)?;
+    if let Some(existing) = read_for_write(&mut target)? {
+        if same_file(source, (output, &existing.metadata)) {
+            return Err(over_source());
+        }
+        if !replace {
+            return Err(exists());
+        }
+    }
+    let staged = stage(&target, bytes, lock)?;
+    if replace {
+        staged.commit()
+    } else {
+        staged.commit_new()
+    }
+}
+
+/// Whether two files, each a path and the metadata of the file opened at
+/// it, are one: the same device and inode on Unix, the same canonical path
+/// elsewhere.
+fn same_file(a: (&Path, &fs::Metadata), b: (&Path, &fs::Metadata)) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let _ = (a.0, b.0);
+        a.1.dev() == b.1.dev() && a.1.ino() == b.1.ino()
+    }
+    #[cfg(not(unix))]
+    {
+        match (fs::canonicalize(a.0), fs::canonicalize(b.0)) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
 /// A new store, written and synced to the temporary file beside the target
 /// but not yet in effect: [`Staged::commit`] renames it over the store;
 /// dropping it removes the temporary file and leaves the store as it was.
@@ -937,10 +1166,18 @@ pub(crate) fn stage(target: &Target, bytes: &[u8], lock: WriteLock) -> Result<St
         })?;
     // Only root hands the new file to the old owner (a writer that is not
     // root got here as the owner; its new file's group, under mode 0600,
-    // does not matter, and it may not be able to set the old one).
+    // does not matter, and it may not be able to set the old one). The
+    // mode is 0600 but for the group's read bit of a store of root's.
     #[cfg(unix)]
-    if let (Some((owner, group)), 0) = (target.owner, euid()) {
-        give_to(&file, &staged.tmp_path, owner, group)?;
+    if let Some(kept) = target.owner {
+        if euid() == 0 {
+            give_to(&file, &staged.tmp_path, kept.owner, kept.group)?;
+        }
+        if kept.mode != 0o600 {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(fs::Permissions::from_mode(kept.mode))
+                .map_err(|e| Error::io("setting the mode of", &staged.tmp_path, e))?;
+        }
     }
     file.write_all(bytes)
         .map_err(|e| Error::io("writing", &staged.tmp_path, e))?;
@@ -955,12 +1192,36 @@ impl Staged {
     /// the directory. A failed rename leaves the old store in place
     /// ([`Error::NotCommitted`]); a failed directory sync comes after the
     /// change took effect ([`Error::CommittedUnsynced`]).
-    pub(crate) fn commit(mut self) -> Result<(), Error> {
-        if let Err(source) = self.dir.rename(&self.tmp, &self.name) {
-            return Err(Error::NotCommitted {
-                path: self.target.clone(),
-                source,
-            });
+    pub(crate) fn commit(self) -> Result<(), Error> {
+        self.put_in_place(false)
+    }
+
+    /// [`Staged::commit`] for a store that must not exist yet: fails with
+    /// [`Error::OutputExists`], changing nothing, when a file of its name
+    /// appeared since it was checked for.
+    pub(crate) fn commit_new(self) -> Result<(), Error> {
+        self.put_in_place(true)
+    }
+
+    fn put_in_place(mut self, new: bool) -> Result<(), Error> {
+        let renamed = if new {
+            self.dir.rename_new(&self.tmp, &self.name)
+        } else {
+            self.dir.rename(&self.tmp, &self.name)
+        };
+        match renamed {
+            Ok(()) => {}
+            Err(e) if new && e.kind() == io::ErrorKind::AlreadyExists => {
+                return Err(Error::OutputExists {
+                    path: self.target.clone(),
+                })
+            }
+            Err(source) => {
+                return Err(Error::NotCommitted {
+                    path: self.target.clone(),
+                    source,
+                })
+            }
         }
         self.committed = true;
         self.dir.sync().map_err(|source| Error::CommittedUnsynced {
@@ -1025,6 +1286,69 @@ mod tests {
         left.sort();
         assert_eq!(left, ["store.cbor"], "files created in the other directory");
         assert_eq!(fs::read(moved.join("store.cbor")).unwrap(), b"new store");
+    }
+
+    /// PostgreSQL's rule for key files: the owner's bits are free; a store
+    /// of root's may be readable by its group; nothing else for anyone.
+    #[cfg(unix)]
+    #[test]
+    fn the_permission_rule_is_postgresqls_for_key_files() {
+        let allowed = |owner: u32, mode: u32| mode & forbidden_bits(owner, false) == 0;
+        for mode in [0o600, 0o400, 0o700, 0o000] {
+            assert!(allowed(1000, mode) && allowed(0, mode), "{mode:o}");
+        }
+        for mode in [0o640, 0o440] {
+            assert!(allowed(0, mode) && !allowed(1000, mode), "{mode:o}");
+        }
+        for mode in [0o660, 0o650, 0o620, 0o644, 0o604, 0o602, 0o601, 0o666] {
+            assert!(!allowed(0, mode) && !allowed(1000, mode), "{mode:o}");
+        }
+    }
+
+    /// A writer keeps 0600 and, of a store of root's, the group's read bit;
+    /// never a bit the rule refuses.
+    #[cfg(unix)]
+    #[test]
+    fn writers_keep_only_the_group_read_bit_of_a_store_of_roots() {
+        for (owner, old, new) in [
+            (0, 0o640, 0o640),
+            (0, 0o440, 0o640),
+            (0, 0o600, 0o600),
+            (0, 0o660, 0o600),
+            (0, 0o644, 0o600),
+            (0, 0o100_640, 0o640),
+            (1000, 0o640, 0o600),
+            (1000, 0o400, 0o600),
+            (1000, 0o644, 0o600),
+        ] {
+            assert_eq!(kept_mode(owner, old), new, "owner {owner}, mode {old:o}");
+        }
+    }
+
+    /// A file that appears at the name of a new store between the checks
+    /// and the rename is never replaced: the rename refuses, and the
+    /// temporary file goes.
+    #[cfg(unix)]
+    #[test]
+    fn a_new_store_is_never_renamed_over_a_file_that_appeared() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.cbor");
+        let target = target_for_write(&path, true).unwrap();
+        let lock = lock(&target).unwrap();
+        let empty = crate::store::format::encode_store(std::iter::empty(), 1);
+        let staged = stage(&target, &empty, lock).unwrap();
+        fs::write(&path, b"appeared").unwrap();
+        assert!(matches!(
+            staged.commit_new(),
+            Err(Error::OutputExists { .. })
+        ));
+        assert_eq!(fs::read(&path).unwrap(), b"appeared");
+        assert!(!sibling(&path, "tmp").exists());
+        // Without the file, it is put in place.
+        fs::remove_file(&path).unwrap();
+        let lock = super::lock(&target).unwrap();
+        stage(&target, &empty, lock).unwrap().commit_new().unwrap();
+        assert_eq!(fs::read(&path).unwrap(), empty);
     }
 
     #[test]

@@ -183,7 +183,7 @@ fn is_shortest(header: &Header, len: usize) -> bool {
 }
 
 /// A bounded reader of CBOR heads over a slice.
-struct Cursor<'a> {
+pub(super) struct Cursor<'a> {
     bytes: &'a [u8],
     pos: usize,
     /// Where `bytes` starts in the file, for error messages: nonzero when a
@@ -192,7 +192,7 @@ struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
-    fn new(bytes: &'a [u8]) -> Self {
+    pub(super) fn new(bytes: &'a [u8]) -> Self {
         Cursor {
             bytes,
             pos: 0,
@@ -200,11 +200,11 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    fn at_end(&self) -> bool {
+    pub(super) fn at_end(&self) -> bool {
         self.pos == self.bytes.len()
     }
 
-    fn header(&mut self, what: &str) -> Result<Header> {
+    pub(super) fn header(&mut self, what: &str) -> Result<Header> {
         let rest = &self.bytes[self.pos..];
         if rest.is_empty() {
             return corrupt(format!("truncated before {what}"));
@@ -237,14 +237,14 @@ impl<'a> Cursor<'a> {
         Ok(slice)
     }
 
-    fn bytes(&mut self, what: &str) -> Result<&'a [u8]> {
+    pub(super) fn bytes(&mut self, what: &str) -> Result<&'a [u8]> {
         match self.header(what)? {
             Header::Bytes(Some(len)) => self.take(len, what),
             _ => corrupt(format!("{what} is not a definite-length byte string")),
         }
     }
 
-    fn text(&mut self, what: &str) -> Result<&'a str> {
+    pub(super) fn text(&mut self, what: &str) -> Result<&'a str> {
         match self.header(what)? {
             Header::Text(Some(len)) => {
                 let raw = self.take(len, what)?;
@@ -254,7 +254,7 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    fn uint(&mut self, what: &str) -> Result<u64> {
+    pub(super) fn uint(&mut self, what: &str) -> Result<u64> {
         match self.header(what)? {
             Header::Positive(n) => Ok(n),
             _ => corrupt(format!("{what} is not an unsigned integer")),
@@ -273,14 +273,14 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    fn map(&mut self, what: &str) -> Result<usize> {
+    pub(super) fn map(&mut self, what: &str) -> Result<usize> {
         match self.header(what)? {
             Header::Map(Some(n)) => Ok(n),
             _ => corrupt(format!("{what} is not a definite-length map")),
         }
     }
 
-    fn key(&mut self, expected: &str) -> Result<()> {
+    pub(super) fn key(&mut self, expected: &str) -> Result<()> {
         let what = format!("the key of entry '{expected}'");
         match self.text(&what) {
             Ok(found) if found == expected => Ok(()),
@@ -632,7 +632,8 @@ pub(crate) fn check_new_name(name: &str) -> std::result::Result<(), &'static str
     Ok(())
 }
 
-fn sealed(c: &mut Cursor<'_>, width: usize, what: &str) -> Result<Sealed> {
+/// A `[ciphertext, tag]` pair whose ciphertext is `width` bytes.
+pub(super) fn sealed(c: &mut Cursor<'_>, width: usize, what: &str) -> Result<Sealed> {
     if c.array(what)? != 2 {
         return corrupt(format!("the {what} is not [ciphertext, tag]"));
     }
@@ -694,12 +695,12 @@ pub(crate) fn decode_record(bytes: &[u8]) -> Result<Record> {
     })
 }
 
-fn encoder(out: &mut Vec<u8>) -> Encoder<&mut Vec<u8>> {
+pub(super) fn encoder(out: &mut Vec<u8>) -> Encoder<&mut Vec<u8>> {
     Encoder::from(out)
 }
 
 // Writing into a Vec cannot fail; the Results below are ciborium's signature.
-const VEC_WRITE: &str = "writing CBOR into a Vec cannot fail";
+pub(super) const VEC_WRITE: &str = "writing CBOR into a Vec cannot fail";
 
 /// Encodes a record (the contents of an entry's record byte string).
 pub(crate) fn encode_record(record: &Record) -> Vec<u8> {
@@ -723,16 +724,18 @@ pub(crate) fn encode_record(record: &Record) -> Vec<u8> {
         e.text("not_after", None).expect(VEC_WRITE);
         e.push(Header::Positive(t)).expect(VEC_WRITE);
     }
-    for (key, sealed) in [
-        ("username", &record.username),
-        ("password", &record.password),
-    ] {
+    encode_sealed(&mut e, &record.username, &record.password);
+    out
+}
+
+/// The `"username"` and `"password"` entries: each `[ciphertext, tag]`.
+pub(super) fn encode_sealed(e: &mut Encoder<&mut Vec<u8>>, username: &Sealed, password: &Sealed) {
+    for (key, sealed) in [("username", username), ("password", password)] {
         e.text(key, None).expect(VEC_WRITE);
         e.push(Header::Array(Some(2))).expect(VEC_WRITE);
         e.bytes(&sealed.ciphertext, None).expect(VEC_WRITE);
         e.bytes(&sealed.tag, None).expect(VEC_WRITE);
     }
-    out
 }
 
 /// Encodes one entry of the accounts array.

@@ -8,18 +8,24 @@
 //! some key pair the caller holds opens each account: the old keys until the
 //! rename, the new ones (already delivered) after it. Concurrent writers lose
 //! nothing, and a failed command leaves the store as it was.
+//!
+//! Launch records ([`Store::issue`], module `launch`) live beside the store,
+//! in a directory of their own, so that issuing and spending them never
+//! rewrites it.
 
 mod file;
 pub(crate) mod format;
+pub(crate) mod launch;
 mod scan;
 
 pub use file::harden_process;
+pub use launch::{LaunchKeys, LaunchLimits, MAX_TTL, MAX_USES};
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::clock::{self, now_or_epoch};
-use crate::key::{Key, Keys};
+use crate::key::{Key, KeyKind, Keys};
 use crate::primitives::{Field, RecordId};
 use crate::seal::{self, Sealed};
 use crate::{Credentials, Error, Expired};
@@ -42,6 +48,9 @@ pub struct AccountInfo {
     /// The last second at which it opens, if it expires: its keys open it
     /// up to and including this time, seconds since the Unix epoch.
     pub not_after: Option<u64>,
+    /// How many of its launch records are outstanding: not used up, not
+    /// expired, and issued since the account was last rotated or replaced.
+    pub launch_records: usize,
 }
 
 impl AccountInfo {
@@ -83,12 +92,16 @@ impl Expiry {
 pub struct Pruned {
     /// The accounts that had expired, in store order.
     pub accounts: Vec<PrunedAccount>,
+    /// How many dead launch records were removed (used up, expired, or
+    /// revoked by a rotate, replace or remove). They are removed at once,
+    /// before the change is committed: nothing could open them.
+    pub launch_records: usize,
 }
 
 impl Pruned {
     /// Whether there is nothing to remove.
     pub fn is_empty(&self) -> bool {
-        self.accounts.is_empty()
+        self.accounts.is_empty() && self.launch_records == 0
     }
 }
 
@@ -103,10 +116,46 @@ pub struct PrunedAccount {
     pub not_after: u64,
 }
 
+/// What `list` shows of a store: its accounts, and the SHA-256 of the
+/// exact bytes they were read from, so that a deployment can check that
+/// every host holds the store it should.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Listing {
+    /// Every account, in store order.
+    pub accounts: Vec<AccountInfo>,
+    /// SHA-256 of the store file's bytes as read (what `sha256sum` prints).
+    pub sha256: [u8; 32],
+}
+
+/// What [`Store::export`] wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Exported {
+    /// How many accounts the new store holds.
+    pub accounts: usize,
+    /// SHA-256 of the new store file.
+    pub sha256: [u8; 32],
+}
+
+/// Who decrypts from the store: a reader (recover, verify, exec), or a
+/// writer whose right to the store was checked before (`issue`, which root
+/// may run for another user's store as it may `rotate` it).
+#[derive(Clone, Copy)]
+enum Reading {
+    Reader,
+    Writer,
+}
+
 /// A store file, named by its path.
 #[derive(Clone, Debug)]
 pub struct Store {
     path: PathBuf,
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
 }
 
 impl Store {
@@ -136,15 +185,26 @@ impl Store {
 
     /// Every account's name, width and times, in store order.
     pub fn accounts(&self) -> Result<Vec<AccountInfo>, Error> {
+        self.list().map(|listing| listing.accounts)
+    }
+
+    /// Every account's name, width and times, in store order, and the
+    /// SHA-256 of the bytes they were read from.
+    pub fn list(&self) -> Result<Listing, Error> {
         let bytes = file::read_store(&self.path, file::MAX_REPAIR_BYTES)?;
         let entries = format::parse_header(&bytes.bytes)
             .and_then(|a| a.collect_all())
             .map_err(|e| self.format_error(e))?;
-        entries
+        let mut tags = HashMap::with_capacity(entries.len());
+        let mut infos = entries
             .iter()
             .map(|entry| {
                 let record =
                     format::decode_record(entry.record).map_err(|e| self.format_error(e))?;
+                tags.insert(
+                    entry.id,
+                    launch::account_tags(&record.username, &record.password),
+                );
                 Ok(AccountInfo {
                     name: entry.name.to_owned(),
                     record_id: entry.id,
@@ -152,9 +212,74 @@ impl Store {
                     created: record.created,
                     rotated: record.rotated,
                     not_after: record.not_after,
+                    launch_records: 0,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, Error>>()?;
+        let outstanding = launch::outstanding(&self.path, &tags)?;
+        for (info, entry) in infos.iter_mut().zip(&entries) {
+            info.launch_records = outstanding.get(&entry.id).copied().unwrap_or(0);
+        }
+        Ok(Listing {
+            accounts: infos,
+            sha256: sha256(&bytes.bytes),
+        })
+    }
+
+    /// Writes a new store at `output` holding only the accounts named, their
+    /// entries copied byte for byte (in this store's order, each once), so
+    /// that their keys open them there and no other key does. Nothing is
+    /// decrypted and no key is issued.
+    ///
+    /// Refuses, writing nothing: a name this store lacks
+    /// ([`Error::UnknownAccount`], the first such name), an `output` that
+    /// exists unless `replace` ([`Error::OutputExists`]; with `replace` it
+    /// must be an otp-link store), that is a symbolic link
+    /// ([`Error::UnsafeFile`]) or that is this store
+    /// ([`Error::ExportOverSource`]). The new file is written as every
+    /// writer writes: a temporary file beside it, mode 0600, synced, and
+    /// renamed into place (never over a file that appeared meanwhile,
+    /// unless `replace`), under the lock `output.lock`.
+    pub fn export<'n>(
+        &self,
+        names: impl IntoIterator<Item = &'n str>,
+        output: &Path,
+        replace: bool,
+    ) -> Result<Exported, Error> {
+        let bytes = file::read_store(&self.path, file::MAX_REPAIR_BYTES)?;
+        let entries = format::parse_header(&bytes.bytes)
+            .and_then(|a| a.collect_all())
+            .map_err(|e| self.format_error(e))?;
+        let present: HashSet<&str> = entries.iter().map(|e| e.name).collect();
+        let mut wanted: HashSet<&str> = HashSet::new();
+        for name in names {
+            if !present.contains(name) {
+                return Err(Error::UnknownAccount {
+                    name: name.to_owned(),
+                    path: self.path.clone(),
+                });
+            }
+            wanted.insert(name);
+        }
+        let kept: Vec<&format::Entry<'_>> =
+            entries.iter().filter(|e| wanted.contains(e.name)).collect();
+        // The version the kept accounts call for: a host store cut from a
+        // version 2 store of which no kept account expires is version 1.
+        let version = format::version_for(kept.iter().any(|e| e.expires));
+        let encoded = format::encode_store(kept.iter().map(|e| e.raw), version);
+        let size = encoded.len() as u64;
+        if size > format::MAX_STORE_BYTES {
+            return Err(Error::StoreTooLarge {
+                path: output.to_owned(),
+                size,
+                limit: format::MAX_STORE_BYTES,
+            });
+        }
+        file::write_store_file(output, &encoded, replace, (&self.path, &bytes.metadata))?;
+        Ok(Exported {
+            accounts: kept.len(),
+            sha256: sha256(&encoded),
+        })
     }
 
     /// Opens the account the keys belong to and returns its name and
@@ -176,8 +301,25 @@ impl Store {
         keys: &Keys,
         window: usize,
     ) -> Result<(String, Credentials), Error> {
+        let (found, record) = self.find(keys.record_id(), window, Reading::Reader)?;
+        file::harden_process();
+        let credentials = open_record(&found.id, &found.name, &record, keys)?;
+        check_expiry(&found.name, &record, clock::now)?;
+        Ok((found.name, credentials))
+    }
+
+    /// The account of record id `id` and its decoded record, read as
+    /// `recover` reads the store (through a window, to its end, refusing a
+    /// store others could read, and for a reader one of another owner);
+    /// [`Error::UnknownRecord`] when it has none.
+    fn find(
+        &self,
+        id: RecordId,
+        window: usize,
+        reading: Reading,
+    ) -> Result<(FoundEntry, Record), Error> {
         let open = || file::StoreStream::open(&self.path, window);
-        let (mut stream, scanned) = scan::find_entry(open, keys.record_id())?;
+        let (mut stream, scanned) = scan::find_entry(open, id)?;
         let scanned = match scanned {
             Ok(found) => Ok(found),
             Err(ScanError::Read(e)) => return Err(e),
@@ -186,12 +328,29 @@ impl Store {
                 Err(self.format_error(e))
             }
         };
-        stream.check_private(&self.path)?;
-        let (found, record) = self.decode_found(scanned?)?;
-        file::harden_process();
-        let credentials = open_record(&found.id, &found.name, &record, keys)?;
-        check_expiry(&found.name, &record, clock::now)?;
-        Ok((found.name, credentials))
+        match reading {
+            Reading::Reader => stream.check_private(&self.path)?,
+            Reading::Writer => stream.check_mode(&self.path)?,
+        }
+        self.decode_found(scanned?)
+    }
+
+    /// Opens the launch record the launch keys name, and spends one of its
+    /// uses when `consume`: its account's name and credentials. Its account
+    /// must still be as it was when the launch record was issued, and not
+    /// expired.
+    fn open_launch(&self, keys: &Keys, consume: bool) -> Result<(String, Credentials), Error> {
+        launch::open(&self.path, keys, consume, |account| {
+            match self.find(*account, file::WINDOW, Reading::Reader) {
+                Ok((found, record)) => {
+                    check_expiry(&found.name, &record, clock::now)?;
+                    let tags = launch::account_tags(&record.username, &record.password);
+                    Ok(Some((found.name, tags)))
+                }
+                Err(Error::UnknownRecord { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
     }
 
     /// The account a scan found and its decoded record, or
@@ -236,21 +395,89 @@ impl Store {
     }
 
     /// The credentials the keys open; [`Error::KeysExpired`] once the
-    /// account has expired.
+    /// account has expired. Launch keys ([`Store::issue`]) open them only
+    /// while a use is left and their not-after time has not passed, and
+    /// spend a use first: [`Error::KeysExpired`] once they cannot.
     pub fn recover(&self, keys: &Keys) -> Result<Credentials, Error> {
         self.open(keys).map(|(_, credentials)| credentials)
     }
 
     /// The name of the account the keys open, and its credentials: what
-    /// [`Store::recover`] and [`Store::verify`] give, in one read.
+    /// [`Store::recover`] and [`Store::verify`] give, in one read. Launch
+    /// keys spend a use, as for [`Store::recover`].
     pub fn open(&self, keys: &Keys) -> Result<(String, Credentials), Error> {
-        self.open_account(keys)
+        match keys.kind() {
+            KeyKind::Account => self.open_account(keys),
+            KeyKind::Launch => self.open_launch(keys, true),
+        }
     }
 
     /// The name of the account the keys open; fails exactly where
-    /// [`Store::recover`] fails, expiry included.
+    /// [`Store::recover`] fails, expiry included. Launch keys are checked,
+    /// not spent: this hands out no credentials.
     pub fn verify(&self, keys: &Keys) -> Result<String, Error> {
-        self.open_account(keys).map(|(name, _)| name)
+        match keys.kind() {
+            KeyKind::Account => self.open_account(keys),
+            KeyKind::Launch => self.open_launch(keys, false),
+        }
+        .map(|(name, _)| name)
+    }
+
+    /// Issues launch keys for the account the keys open: its credentials
+    /// sealed again, under fresh pads and one-time MAC keys, into a launch
+    /// record beside the store, which the launch keys open at most
+    /// `limits.uses` times and not once `limits.ttl` has passed. The store
+    /// itself is only read. Deliver the keys, then commit the change; until
+    /// then they open nothing. Dead launch records (used up, expired) are
+    /// removed first.
+    ///
+    /// Rotating, replacing or removing the account revokes its launch keys.
+    pub fn issue(&self, keys: &Keys, limits: LaunchLimits) -> Result<Pending<LaunchKeys>, Error> {
+        if keys.kind() == KeyKind::Launch {
+            return Err(Error::AccountKeysNeeded {
+                command: "issue launch keys",
+            });
+        }
+        limits.check()?;
+        let target = file::target_for_write(&self.path, false)?;
+        let (found, record) = self.find(keys.record_id(), file::WINDOW, Reading::Writer)?;
+        file::harden_process();
+        let credentials = open_record(&found.id, &found.name, &record, keys)?;
+        check_expiry(&found.name, &record, clock::now)?;
+        let account = launch::Account {
+            id: &found.id,
+            name: &found.name,
+            tags: launch::account_tags(&record.username, &record.password),
+            not_after: record.not_after,
+        };
+        let (value, staged) = launch::issue(&target, account, &credentials, record.width, limits)?;
+        Ok(Pending {
+            value,
+            staged: Some(Staged::Launch(staged)),
+        })
+    }
+
+    /// Removes every dead launch record: used up, expired, unreadable, or
+    /// revoked (its account rotated, replaced or removed). Returns how many
+    /// it removed. The store is only read.
+    fn prune_launch_records(&self) -> Result<usize, Error> {
+        let target = file::target_for_write(&self.path, false)?;
+        launch::prune(&target, || {
+            let bytes = file::read_store(&self.path, file::MAX_REPAIR_BYTES)?;
+            let entries = format::parse_header(&bytes.bytes)
+                .and_then(|a| a.collect_all())
+                .map_err(|e| self.format_error(e))?;
+            let mut tags = HashMap::with_capacity(entries.len());
+            for entry in &entries {
+                let record =
+                    format::decode_record(entry.record).map_err(|e| self.format_error(e))?;
+                tags.insert(
+                    entry.id,
+                    launch::account_tags(&record.username, &record.password),
+                );
+            }
+            Ok(tags)
+        })
     }
 
     /// Secures a new account: seals both values under fresh pads and
@@ -406,6 +633,11 @@ impl Store {
         keys: &Keys,
         expiry: Expiry,
     ) -> Result<Pending<(String, Keys)>, Error> {
+        if keys.kind() == KeyKind::Launch {
+            return Err(Error::AccountKeysNeeded {
+                command: "rotate an account",
+            });
+        }
         file::check_mode_of(&self.path)?;
         if let Expiry::NotAfter(t) = expiry {
             check_future(Some(t))?;
@@ -493,9 +725,12 @@ impl Store {
     /// nothing has expired it holds nothing, and committing it leaves the
     /// store's file untouched. Each account's not-after time is read from
     /// the store, without its keys.
+    ///
+    /// Dead launch records are removed too, at once (see
+    /// [`Pruned::launch_records`]).
     pub fn prune(&self) -> Result<Pending<Pruned>, Error> {
         let now = clock::now()?;
-        self.edit_if(false, |edit| {
+        let mut pending = self.edit_if(false, |edit| {
             let mut pruned = Pruned::default();
             let mut kept = Vec::with_capacity(edit.entries.len());
             for entry in edit.entries.drain(..) {
@@ -516,7 +751,9 @@ impl Store {
             edit.entries = kept;
             let changed = !pruned.is_empty();
             Ok((pruned, changed))
-        })
+        })?;
+        pending.value.launch_records = self.prune_launch_records()?;
+        Ok(pending)
     }
 
     /// Runs a change under the writers' lock on a fresh read of the store and
@@ -586,7 +823,7 @@ impl Store {
                 limit: format::MAX_STORE_BYTES,
             });
         }
-        let staged = file::stage(&target, &encoded, lock)?;
+        let staged = Staged::Store(file::stage(&target, &encoded, lock)?);
         Ok(Pending {
             value,
             staged: Some(staged),
@@ -605,10 +842,25 @@ impl Store {
 #[must_use = "a pending change does nothing until it is committed"]
 pub struct Pending<T> {
     value: T,
-    /// The new store, or `None` for a change that changes nothing (a prune
-    /// of a store where nothing has expired), which commits without a
-    /// write.
-    staged: Option<file::Staged>,
+    /// What the change puts in effect: a new store or a new launch record,
+    /// or `None` for a change that changes nothing (a prune of a store where
+    /// nothing has expired), which commits without a write.
+    staged: Option<Staged>,
+}
+
+/// A written change, not yet in effect.
+enum Staged {
+    Store(file::Staged),
+    Launch(launch::Staged),
+}
+
+impl Staged {
+    fn commit(self) -> Result<(), Error> {
+        match self {
+            Staged::Store(staged) => staged.commit(),
+            Staged::Launch(staged) => staged.commit(),
+        }
+    }
 }
 
 impl<T> Pending<T> {
@@ -1703,9 +1955,16 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
-        std::fs::set_permissions(store.path(), std::fs::Permissions::from_mode(0o640)).unwrap();
+        // Others may read it: refused whoever owns it (a store of root's,
+        // when the tests run as root, may be readable by its group only).
+        std::fs::set_permissions(store.path(), std::fs::Permissions::from_mode(0o604)).unwrap();
         let err = store.recover(&keys).unwrap_err();
         assert!(matches!(err, Error::InsecureStore { .. }));
-        assert!(err.to_string().contains("chmod 600"), "{err}");
+        let fix = if rustix::process::geteuid().is_root() {
+            "chmod 640"
+        } else {
+            "chmod 600"
+        };
+        assert!(err.to_string().contains(fix), "{err}");
     }
 }

@@ -17,14 +17,16 @@ What it follows, section by section of spec/README.md:
 
 - keys (section 5): the grammar, lowercase hex only, the CRC-32, and the
   pair rules, all before the store is read;
-- the store (sections 6, 7 and 8): opened without blocking, refused unless
-  a regular file of at most 64 MiB (checked before reading, and never more
-  than 64 MiB + 1 bytes read), refused when group or others may access it
-  or another user owns it, then decoded by a fixed-schema reader of
-  shortest-form CBOR that needs no recursion and sizes nothing by a length
-  it has not checked against the bytes that remain; every entry's id and
-  name are checked, none may repeat, and only the account the keys name
-  is decoded further;
+- the store (sections 6 to 9; the default one includes the systemd
+  credential ``$CREDENTIALS_DIRECTORY/otp-link-store``): opened without
+  blocking, refused unless a regular file of at most 64 MiB (checked
+  before reading, and never more than 64 MiB + 1 bytes read), refused
+  when group or others may access it (but the group of a store of root's
+  may read it) or another user owns it, then decoded by a fixed-schema
+  reader of shortest-form CBOR that needs no recursion and sizes nothing
+  by a length it has not checked against the bytes that remain; every
+  entry's id and name are checked, none may repeat, and only the account
+  the keys name is decoded further;
 - opening (sections 4 and 6): Poly1305 over the MAC message (version 1's,
   or version 2's for an account that expires, which binds its
   ``not_after``), compared in constant time (``hmac.compare_digest``),
@@ -422,13 +424,27 @@ _MAX_STORE_BYTES = 64 * 1024 * 1024
 
 def default_store_path():  # -> pathlib.Path
     """The store used when none is given (spec section 9): ``$OTP_LINK_STORE``
-    when set and not empty; else the platform's per-user data directory.
-    Raises ``UsageError`` when there is none (no ``HOME``)."""
+    when set and not empty; else the systemd credential
+    ``$CREDENTIALS_DIRECTORY/otp-link-store`` when that directory is an
+    absolute path and the file exists (a credential that cannot be looked
+    at is still the store, whose reading then says why); else the
+    platform's per-user data directory. Raises ``UsageError`` when there is
+    none (no ``HOME``)."""
     import pathlib
 
     named = os.environ.get("OTP_LINK_STORE")
     if named:
         return pathlib.Path(named)
+    credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+    if credentials and os.path.isabs(credentials):
+        credential = os.path.join(credentials, "otp-link-store")
+        try:
+            os.lstat(credential)
+            return pathlib.Path(credential)
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError):
+            return pathlib.Path(credential)
     home = os.environ.get("HOME") or None
     base = None
     if sys.platform == "darwin":
@@ -539,20 +555,31 @@ def _read_store(path: _Path) -> tuple[bytes, os.stat_result]:
 
 
 def _check_private(path: _Path, meta: os.stat_result) -> None:
-    """Refuses a store that group or others may read or write, or that is
-    owned by neither the caller's effective user nor root (spec section 8),
-    checked on the metadata of the opened file. Unix only."""
+    """The permission rule of spec section 8, checked on the metadata of the
+    opened file, the mode first: PostgreSQL's rule for its key file, no
+    access for group or others (0600, 0400), but for a store of root's,
+    which its group may read (0640, 0440); then the owner, the caller's
+    effective user or root. Unix only: the Windows form of the rule
+    (spec/windows.md section 1, ACLs) is not implemented here yet."""
     geteuid = getattr(os, "geteuid", None)
     if geteuid is None:
         return
     shown = _shown(path)
     mode = stat.S_IMODE(meta.st_mode)
-    if mode & 0o077:
-        raise InsecureStore(
-            "store %s may be read or written by group or others (mode %04o); run "
-            "'chmod 600 %s' as its owner" % (shown, mode, shown)
-        )
     owner, me = meta.st_uid, geteuid()
+    if owner == 0 and mode & 0o037:
+        raise InsecureStore(
+            "store %s is owned by root and may be written by its group or read by others "
+            "(mode %04o); a store of root's may be readable by its group, nothing more; run "
+            "'chmod 640 %s' as root (or 'chmod 600' when no group needs to read it)"
+            % (shown, mode, shown)
+        )
+    if owner != 0 and mode & 0o077:
+        raise InsecureStore(
+            "store %s may be read or written by group or others (mode %04o); run 'chmod 600 "
+            "%s' as its owner; a store that a group must read must be owned by root ('chown "
+            "root:GROUP', then 'chmod 640')" % (shown, mode, shown)
+        )
     if owner not in (me, 0):
         if me == 0:
             raise InsecureStore(
