@@ -141,13 +141,6 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// A vector's store, written as a private file in `dir`.
-fn write_store(dir: &Path, vector: &Vector) -> PathBuf {
-    let path = dir.join("store.cbor");
-    harness::write_private(&path, &hex::decode(&vector.store).expect("hex"));
-    path
-}
-
 /// Checks a child's run against what otp-core gives for the same keys and
 /// store: on success the line for the credentials, on failure the library
 /// error's exit code and exactly its message, with no key on stderr.
@@ -199,10 +192,13 @@ fn c_child_recovers_every_success_vector_and_fails_every_other_with_its_code() {
     assert!(vectors.len() >= 20, "spec/vectors holds {}", vectors.len());
     for (name, v) in &vectors {
         let dir = harness::tempdir();
-        let store = write_store(dir.path(), v);
+        let store = v.install(dir.path());
         let mut command = Command::new(child);
         command.args([&v.user_key, &v.pass_key]);
         let out = run(command, Some(&store), &[]);
+        // The library reads the vector as the child found it: launch keys
+        // spend a use, which laying the vector out again restores.
+        v.install(dir.path());
         let code = assert_child_matches_the_library(
             name,
             &out,
@@ -252,14 +248,14 @@ fn c_child_finds_the_store_where_the_cli_looks() {
     let home = harness::tempdir();
     let data = home.path().join(".local/share/otp-link");
     std::fs::create_dir_all(&data).unwrap();
-    write_store(&data, &v);
+    v.install(&data);
     let out = run_with(&[("HOME", home.path().as_os_str())]);
     assert_eq!(text(&out.stdout), expected, "HOME: {}", text(&out.stderr));
 
     let xdg = harness::tempdir();
     let data = xdg.path().join("otp-link");
     std::fs::create_dir_all(&data).unwrap();
-    write_store(&data, &v);
+    v.install(&data);
     let empty = harness::tempdir();
     let out = run_with(&[
         ("HOME", empty.path().as_os_str()),
@@ -307,7 +303,7 @@ fn c_child_fails_on_a_missing_or_readable_store_as_the_cli_does() {
 
     #[cfg(unix)]
     {
-        let store = write_store(dir.path(), &v);
+        let store = v.install(dir.path());
         harness::set_mode(&store, 0o644);
         let mut command = Command::new(child);
         command.args([keys.0, keys.1]);
@@ -348,7 +344,7 @@ fn abi_edges_hold_under_valgrind() {
     };
     let v = utf8_vector();
     let dir = harness::tempdir();
-    let store = write_store(dir.path(), &v);
+    let store = v.install(dir.path());
     let args = [
         store.to_str().expect("a UTF-8 temporary path"),
         &v.user_key,
@@ -463,7 +459,7 @@ fn java_child_recovers_through_jna_and_fails_with_the_clis_codes() {
             .find(|(n, _)| n == name)
             .unwrap_or_else(|| panic!("spec/vectors/{name}.json"));
         let dir = harness::tempdir();
-        let store = write_store(dir.path(), v);
+        let store = v.install(dir.path());
         let keys = (v.user_key.as_str(), v.pass_key.as_str());
         let out = run_java(&store, keys);
         let code = assert_child_matches_the_library(name, &out, "Child", &store, keys);

@@ -25,6 +25,8 @@ pub mod python;
 pub use binaries::{example_bin, otp_link_bin, target_dir};
 pub use launch_vectors::{LaunchVector, LAUNCH_SEED};
 
+use std::path::{Path, PathBuf};
+
 use otp_core::vectors::{self, RawAccount, VectorAccount, VectorValue};
 use otp_core::Field;
 use rand_chacha::ChaCha20Rng;
@@ -132,6 +134,40 @@ pub struct Vector {
     /// For launch keys: the launch record they open.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub launch: Option<LaunchVector>,
+}
+
+impl Vector {
+    /// Lays the vector out in `dir` and returns its store's path: the store
+    /// as `dir/store.cbor` (mode 0600) and, for launch keys whose record
+    /// exists, that record where spec/launch.md puts it
+    /// (`store.cbor.launch/ID.COUNT`, the directory 0700). Laying it out
+    /// again starts it afresh: a use a reader spent is restored.
+    pub fn install(&self, dir: &Path) -> PathBuf {
+        let path = dir.join("store.cbor");
+        harness::write_private(
+            &path,
+            &hex::decode(&self.store).expect("a vector's store hex"),
+        );
+        let launch_dir = dir.join("store.cbor.launch");
+        if launch_dir.exists() {
+            std::fs::remove_dir_all(&launch_dir).expect("removing a vector's launch records");
+        }
+        if let Some(LaunchVector {
+            id,
+            record,
+            count: Some(count),
+            ..
+        }) = &self.launch
+        {
+            std::fs::create_dir(&launch_dir).expect("a vector's launch directory");
+            harness::set_mode(&launch_dir, 0o700);
+            harness::write_private(
+                &launch_dir.join(format!("{id}.{count}")),
+                &hex::decode(record).expect("a vector's launch record hex"),
+            );
+        }
+        path
+    }
 }
 
 struct Rng(ChaCha20Rng);
@@ -897,8 +933,8 @@ pub fn to_file_text(vector: &Vector) -> String {
 }
 
 /// spec/vectors, where the committed vector files are.
-pub fn vectors_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/vectors")
+pub fn vectors_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/vectors")
 }
 
 /// Every committed vector file, by name (without `.json`), sorted by name.

@@ -7,37 +7,13 @@
 //! written where the spec puts them, beside the store.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use assert_cmd::Command;
 use ciborium::Value;
 use otp_core::{Error, Expired, KeyKind, Keys, Store};
 use otp_link_tests::{committed_vectors, generate, to_file_text, vectors_dir, Layer, Vector};
 use poly1305::universal_hash::KeyInit;
-
-fn write_store(dir: &Path, hex_bytes: &str) -> PathBuf {
-    let path = dir.join("store.cbor");
-    otp_link_tests::harness::write_private(&path, &hex::decode(hex_bytes).unwrap());
-    path
-}
-
-/// The vector's store, and its launch record where spec/launch.md puts it
-/// (`STORE.launch/ID.COUNT`, the directory 0700), unless it has none.
-fn write_vector(dir: &Path, v: &Vector) -> PathBuf {
-    let path = write_store(dir, &v.store);
-    if let Some(launch) = &v.launch {
-        if let Some(count) = launch.count {
-            let launch_dir = dir.join("store.cbor.launch");
-            std::fs::create_dir(&launch_dir).unwrap();
-            otp_link_tests::harness::set_mode(&launch_dir, 0o700);
-            otp_link_tests::harness::write_private(
-                &launch_dir.join(format!("{}.{count}", launch.id)),
-                &hex::decode(&launch.record).unwrap(),
-            );
-        }
-    }
-    path
-}
 
 /// The names of the files in the vector's launch directory, after a read.
 fn launch_files(dir: &Path, v: &Vector) -> Vec<String> {
@@ -230,7 +206,7 @@ fn in_memory(v: &Vector, bytes: &[u8], window: usize, keys: &Keys) -> Result<(),
 fn library_reads_as_its_layer_says(module: &str) {
     let (name, v) = load(module);
     let dir = tempfile::tempdir().unwrap();
-    let path = write_vector(dir.path(), &v);
+    let path = v.install(dir.path());
     let expected = match v.fails_at {
         Layer::Frame => Layer::Auth,
         layer => layer,
@@ -286,7 +262,7 @@ fn library_reads_as_its_layer_says(module: &str) {
 fn binary_exits_with_its_layers_code(module: &str) {
     let (name, v) = load(module);
     let dir = tempfile::tempdir().unwrap();
-    let path = write_vector(dir.path(), &v);
+    let path = v.install(dir.path());
     let out = Command::new(otp_link_tests::otp_link_bin())
         .arg("--store")
         .arg(&path)
@@ -299,7 +275,7 @@ fn binary_exits_with_its_layers_code(module: &str) {
     // by `library_reads_as_its_layer_says`.
     // On a fresh copy: the binary may have spent a launch record's use.
     let fresh = tempfile::tempdir().unwrap();
-    let fresh_path = write_vector(fresh.path(), &v);
+    let fresh_path = v.install(fresh.path());
     let expected = Keys::parse(&v.user_key, &v.pass_key)
         .and_then(|keys| Store::at(&fresh_path).recover(&keys))
         .map_or_else(|e| i32::from(e.exit_code()), |_| 0);

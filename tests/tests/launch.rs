@@ -631,8 +631,10 @@ fn list_counts_outstanding_launch_records() {
     list.args(["list", "--format", "json"]);
     let out = run(list, "");
     assert_ok(&out, "list");
-    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
-    let counts: Vec<(String, u64)> = rows
+    let listing: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let counts: Vec<(String, u64)> = listing["accounts"]
+        .as_array()
+        .expect("list JSON's accounts")
         .iter()
         .map(|r| {
             (
