@@ -110,18 +110,20 @@ fn path_arg(py: Python<'_>, name: &str, value: &Bound<'_, PyAny>) -> PyResult<Pa
     })
 }
 
-/// The store `store` names, or the default one (`OTP_LINK_STORE`, then the
-/// per-user data directory) when it is `None`, as the CLI finds it.
-fn store_at(py: Python<'_>, store: Option<&Bound<'_, PyAny>>) -> PyResult<Store> {
+/// The path `store` names, or `None` for the default one.
+fn store_arg(py: Python<'_>, store: Option<&Bound<'_, PyAny>>) -> PyResult<Option<PathBuf>> {
     match store {
-        Some(store) if !store.is_none() => Ok(Store::at(path_arg(py, "store", store)?)),
-        _ => otp_core::default_store_path()
-            .map(Store::at)
-            .map_err(|e| raise(py, &e)),
+        Some(store) if !store.is_none() => path_arg(py, "store", store).map(Some),
+        _ => Ok(None),
     }
 }
 
-/// Parses the two keys and runs `open` on the store, with the GIL released.
+/// Checks the arguments' types, parses the two keys, finds the store (the
+/// default one, `OTP_LINK_STORE` then the per-user data directory, when
+/// `store` is `None`) and runs `open` on it with the GIL released. The keys
+/// come before the store's location, as spec/README.md section 6 orders
+/// them and the CLI does: a malformed key is reported as such even where
+/// there is no store location.
 fn with_keys<T: Send>(
     py: Python<'_>,
     user_key: &Bound<'_, PyAny>,
@@ -131,9 +133,14 @@ fn with_keys<T: Send>(
 ) -> PyResult<T> {
     let user = key_text(py, "user_key", user_key)?;
     let pass = key_text(py, "pass_key", pass_key)?;
-    let store = store_at(py, store)?;
-    py.detach(|| Keys::parse(&user, &pass).and_then(|keys| open(&store, &keys)))
-        .map_err(|e| raise(py, &e))
+    let named = store_arg(py, store)?;
+    let keys = Keys::parse(&user, &pass).map_err(|e| raise(py, &e))?;
+    let path = match named {
+        Some(path) => path,
+        None => otp_core::default_store_path().map_err(|e| raise(py, &e))?,
+    };
+    let store = Store::at(path);
+    py.detach(|| open(&store, &keys)).map_err(|e| raise(py, &e))
 }
 
 /// A username and a password recovered from two keys.

@@ -384,6 +384,10 @@ struct Fixtures {
     expiring: Account,
     /// Expired on 2026-11-25, before every `now` of the vectors but one.
     expired: Account,
+    /// A name with invisible format characters (Cf), which readers accept.
+    format_name: Account,
+    /// A name with a C1 control character (U+0085, Cc), which they refuse.
+    control_name: Account,
 }
 
 /// When `expiring` expires: 2100-01-01T00:00:00Z.
@@ -420,6 +424,8 @@ impl Fixtures {
         expiring.not_after = Some(IN_2100);
         let mut expired = Account::new(&mut rng, "contractor", 32, "c-user", "c-pass");
         expired.not_after = Some(IN_2026);
+        let format_name = Account::new(&mut rng, "zero\u{200b}width \u{202e}bidi", 25, "f", "g");
+        let control_name = Account::new(&mut rng, "next\u{85}line", 25, "h", "i");
         Fixtures {
             w25,
             w64,
@@ -433,6 +439,8 @@ impl Fixtures {
             twin_id,
             expiring,
             expired,
+            format_name,
+            control_name,
         }
     }
 
@@ -830,6 +838,62 @@ const ROWS: &[Row] = &[
             let store = replace_once(&f.one(), b"gversion\x01", b"gversion\x02");
             Case::own(store, &f.w25)
         },
+    },
+    // What spec/ settled for a second reader: names, the record's end,
+    // the version's type, the whitespace around a key.
+    Row {
+        name: "ok-name-format-characters",
+        description: "an account name holding U+200B and U+202E (category Cf): not control characters, so readers accept it (writers refuse such new names)",
+        fails_at: Layer::None,
+        make: |f| Case::own(store_of(&[&f.format_name]), &f.format_name),
+    },
+    Row {
+        name: "fail-store-name-control",
+        description: "an account name holding U+0085 (NEL, a C1 control, category Cc), under valid tags",
+        fails_at: Layer::Store,
+        make: |f| Case::own(store_of(&[&f.control_name]), &f.control_name),
+    },
+    Row {
+        name: "fail-store-record-trailing-byte",
+        description: "a zero byte after the account map inside its record byte string; the tags still verify",
+        fails_at: Layer::Store,
+        make: |f| {
+            let w25 = &f.w25;
+            let mut record = vectors::encode_record(&w25.as_vector_account()).expect("fits");
+            record.push(0);
+            let store = vectors::encode_store_entries(&[(w25.record_id, &w25.name, &record)]);
+            Case::own(store, w25)
+        },
+    },
+    Row {
+        name: "fail-version-text",
+        description: "the version written as the text \"1\", not an unsigned integer: corrupt, not an unsupported version",
+        fails_at: Layer::Store,
+        make: |f| {
+            let store = replace_once(&f.one(), b"gversion\x01", b"gversion\x611");
+            Case::own(store, &f.w25)
+        },
+    },
+    Row {
+        name: "fail-version-3-rest-unread",
+        description: "format version 3 in a top-level map of two entries, followed by bytes that are not CBOR: nothing after the version is read",
+        fails_at: Layer::Version,
+        make: |f| {
+            let one = f.one();
+            let at = one
+                .windows(9)
+                .position(|w| w == b"gversion\x01")
+                .expect("the version")
+                + 9;
+            let store = [&[0xa2][..], &one[1..at - 1], &[0x03, 0xff, 0xff]].concat();
+            Case::own(store, &f.w25)
+        },
+    },
+    Row {
+        name: "fail-key-vertical-tab",
+        description: "the user key followed by a vertical tab (0x0b), which is not among the whitespace readers strip",
+        fails_at: Layer::Key,
+        make: |f| Case::keys(f.one(), &f.w25, (format!("{}\u{b}", f.w25.user_key()), f.w25.pass_key())),
     },
 ];
 

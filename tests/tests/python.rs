@@ -1,13 +1,22 @@
 //! The Python package `otp_link` (otp-py/), under `cargo test`: its pytest
-//! suites, its stubs, and a Python child logging in to PostgreSQL.
+//! suites, its stubs, and a Python child logging in to PostgreSQL. This is
+//! the one runner of the Python tests.
 //!
 //! The virtual environment and the wheel come from
 //! `otp_link_tests::python` (installed by `pip install ./otp-py`, cached
-//! under the target directory). pytest runs over otp-py/tests with
-//! `OTP_LINK_BIN` naming the `otp-link` binary the other suites test and
-//! `OTP_LINK_REQUIRE_NATIVE=1`, so the native tests cannot quietly skip;
-//! `python -m mypy.stubtest otp_link` checks the hand-written stubs against
-//! the installed module. The PostgreSQL test reuses the server of
+//! under the target directory). pytest runs over the whole of otp-py/tests
+//! with `OTP_LINK_BIN` naming the `otp-link` binary the other suites test and
+//! `OTP_LINK_REQUIRE_NATIVE=1`, so the native tests cannot quietly skip and
+//! every comparison of the pure reader with the native module runs (any
+//! disagreement fails). Then it runs the pure reader's and compat's tests
+//! (test_pure.py, test_compat.py) once more with the native module absent:
+//! the same interpreter with `PYTHONPATH=otp-py/python`, whose `otp_link`
+//! (the checkout's, which has no `_native`) comes before the installed one,
+//! and `OTP_LINK_REQUIRE_PURE=1`, under which they check that `otp_link`
+//! is the pure reader. `python -m mypy.stubtest otp_link` checks the
+//! hand-written stubs against the installed module (and the package's
+//! pure-Python modules, their own stubs, against themselves). The
+//! PostgreSQL test reuses the server of
 //! tests/tests/postgres.rs (`otp_link_tests::postgres`) and runs
 //! otp-py/examples/pg_child.py with only the two keys on its command line.
 //!
@@ -15,12 +24,13 @@
 //! test says loudly that it did not run and passes, except under `CI=true`,
 //! where it fails.
 
+use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
 use otp_link_tests::harness::{run_with, text};
-use otp_link_tests::python::{repo, venv_or_skip};
+use otp_link_tests::python::{repo, venv_or_skip, Venv};
 
 /// How long pytest or stubtest may take.
 const SUITE_TIMEOUT: Duration = Duration::from_secs(600);
@@ -34,43 +44,101 @@ fn report(what: &str, output: &Output) {
     );
 }
 
-#[test]
-fn pytest_passes_over_otp_py_tests() {
-    let Some(venv) = venv_or_skip("tests/tests/python.rs (pytest)") else {
-        return;
-    };
+/// Runs pytest in `venv` over `paths` (under otp-py/tests) with the
+/// binary in `OTP_LINK_BIN` and `env` besides, and fails unless it passed
+/// and ran at least one test.
+fn pytest(venv: &Venv, what: &str, paths: &[&str], env: &[(&str, &OsStr)]) {
     let scratch = tempfile::tempdir().expect("scratch directory");
     let mut pytest = venv.command();
     pytest
         .args(["-m", "pytest", "-p", "no:cacheprovider", "-q", "-rs"])
         .arg("--basetemp")
         .arg(scratch.path().join("pytest"))
-        .arg(repo().join("otp-py/tests"))
+        .args(paths.iter().map(|p| repo().join("otp-py/tests").join(p)))
         .current_dir(scratch.path())
-        .env("OTP_LINK_BIN", otp_link_tests::otp_link_bin())
-        .env("OTP_LINK_REQUIRE_NATIVE", "1");
+        .env("OTP_LINK_BIN", otp_link_tests::otp_link_bin());
+    for (name, value) in env {
+        pytest.env(name, value);
+    }
     let output = run_with(&mut pytest, "", SUITE_TIMEOUT);
-    report("pytest otp-py/tests", &output);
-    assert!(output.status.success(), "pytest failed");
+    report(what, &output);
+    assert!(output.status.success(), "{what} failed");
     let stdout = text(&output.stdout);
     let summary = stdout.lines().last().unwrap_or_default();
-    assert!(summary.contains(" passed"), "pytest ran no test: {summary}");
+    assert!(summary.contains(" passed"), "{what} ran no test: {summary}");
 }
 
+#[test]
+fn pytest_passes_over_otp_py_tests() {
+    let Some(venv) = venv_or_skip("tests/tests/python.rs (pytest)") else {
+        return;
+    };
+    pytest(
+        venv,
+        "pytest otp-py/tests",
+        &[""],
+        &[("OTP_LINK_REQUIRE_NATIVE", OsStr::new("1"))],
+    );
+}
+
+/// Issue 19's "the same through the pure implementation when the native
+/// module is absent", and issue 18's fallback: `import otp_link` without
+/// `_native` is the pure reader, and compat works over it.
+#[test]
+fn the_pure_reader_and_compat_pass_without_the_native_module() {
+    let Some(venv) = venv_or_skip("tests/tests/python.rs (pure)") else {
+        return;
+    };
+    let package = repo().join("otp-py/python");
+    assert!(
+        !std::fs::read_dir(package.join("otp_link"))
+            .expect("otp-py/python/otp_link")
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("_native")),
+        "a built _native sits in otp-py/python/otp_link (maturin develop?): remove it, or this run is not without the native module"
+    );
+    pytest(
+        venv,
+        "pytest test_pure.py test_compat.py without the native module",
+        &["test_pure.py", "test_compat.py"],
+        &[
+            ("PYTHONPATH", package.as_os_str()),
+            ("OTP_LINK_REQUIRE_PURE", OsStr::new("1")),
+        ],
+    );
+}
+
+/// The one stub, `__init__.pyi`, types both implementations: stubtest
+/// passes against the installed package (native) and against the
+/// checkout's, which has no `_native` (pure). The package's pure-Python
+/// modules (pure, legacy_pure, compat) are their own stubs, so mypy checks
+/// their code as well.
 #[test]
 fn the_stubs_match_the_module() {
     let Some(venv) = venv_or_skip("tests/tests/python.rs (stubtest)") else {
         return;
     };
-    let scratch = tempfile::tempdir().expect("scratch directory");
-    let mut stubtest = venv.command();
-    stubtest
-        .args(["-m", "mypy.stubtest", "otp_link"])
-        .current_dir(scratch.path())
-        .env("MYPY_CACHE_DIR", scratch.path().join("mypy-cache"));
-    let output = run_with(&mut stubtest, "", SUITE_TIMEOUT);
-    report("python -m mypy.stubtest otp_link", &output);
-    assert!(output.status.success(), "stubtest found differences");
+    let package = repo().join("otp-py/python");
+    for (what, pythonpath) in [("native", None), ("pure", Some(package.as_os_str()))] {
+        let scratch = tempfile::tempdir().expect("scratch directory");
+        let mut stubtest = venv.command();
+        stubtest
+            .args(["-m", "mypy.stubtest", "otp_link"])
+            .current_dir(scratch.path())
+            .env("MYPY_CACHE_DIR", scratch.path().join("mypy-cache"));
+        if let Some(path) = pythonpath {
+            stubtest.env("PYTHONPATH", path);
+        }
+        let output = run_with(&mut stubtest, "", SUITE_TIMEOUT);
+        report(
+            &format!("python -m mypy.stubtest otp_link ({what})"),
+            &output,
+        );
+        assert!(
+            output.status.success(),
+            "stubtest found differences ({what})"
+        );
+    }
 }
 
 #[cfg(unix)]

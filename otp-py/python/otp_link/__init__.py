@@ -65,6 +65,7 @@ except ImportError:
 
     IMPLEMENTATION = "pure"
 
+
 def __getattr__(name):
     if name in _EXCEPTIONS:
         from . import pure
