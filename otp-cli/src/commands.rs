@@ -245,9 +245,8 @@ fn prune(path: PathBuf, trail: &mut Trail) -> Result<ExitCode, CliError> {
             .iter()
             .map(|a| (a.name.clone(), a.record_id)),
     );
-    trail.attempt()?;
-    pending.commit()?;
-    trail.committed();
+    // Printed before the accounts go, as keys are: a report that cannot be
+    // written removes nothing.
     let mut out = String::new();
     for account in &pruned.accounts {
         out.push_str(&format!(
@@ -257,7 +256,7 @@ fn prune(path: PathBuf, trail: &mut Trail) -> Result<ExitCode, CliError> {
         ));
     }
     out.push_str(&launch_line);
-    write_out(out.as_bytes())?;
+    deliver_then_commit(pending, out.as_bytes(), Delivered::PruneReport, trail)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -314,10 +313,29 @@ fn refuse_discarded_stdout() -> Result<(), CliError> {
 /// attempt record goes to the audit log before the keys are written, its
 /// success record after the commit (see [`Trail`]).
 fn deliver<T>(pending: Pending<T>, keys: &[u8], trail: &mut Trail) -> Result<(), CliError> {
+    deliver_then_commit(pending, keys, Delivered::Keys, trail)
+}
+
+/// What a change prints before it takes effect.
+enum Delivered {
+    /// The new keys: without them the change would lock the account out.
+    Keys,
+    /// `prune`'s list of what it removes: a report that would be lost.
+    PruneReport,
+}
+
+/// [`deliver`] for any output that must reach stdout before the change it
+/// reports takes effect: a failed write discards the change.
+fn deliver_then_commit<T>(
+    pending: Pending<T>,
+    output: &[u8],
+    delivered: Delivered,
+    trail: &mut Trail,
+) -> Result<(), CliError> {
     trail.attempt()?;
     let written = (|| {
         let mut out = io::stdout().lock();
-        out.write_all(keys)?;
+        out.write_all(output)?;
         out.flush()?;
         let file = stdout_file()?;
         if file.metadata()?.is_file() {
@@ -327,9 +345,14 @@ fn deliver<T>(pending: Pending<T>, keys: &[u8], trail: &mut Trail) -> Result<(),
     })();
     if let Err(e) = written {
         drop(pending);
-        return Err(CliError::Io(format!(
-            "writing the new keys to stdout failed: {e}; nothing was changed: the store is as it was and the previous keys still work"
-        )));
+        return Err(CliError::Io(match delivered {
+            Delivered::Keys => format!(
+                "writing the new keys to stdout failed: {e}; nothing was changed: the store is as it was and the previous keys still work"
+            ),
+            Delivered::PruneReport => format!(
+                "writing what prune removes to stdout failed: {e}; no account was removed: the store is as it was"
+            ),
+        }));
     }
     match pending.commit() {
         Ok(_) => {}

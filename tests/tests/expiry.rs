@@ -453,6 +453,39 @@ fn prune_removes_the_expired_accounts_and_says_which() {
     assert_eq!(fs::metadata(&store).unwrap().ino(), before.ino());
 }
 
+/// Regression: `prune > /dev/full` removed the expired accounts and then
+/// failed (exit 10) to say which: a failed command that had changed the
+/// store. The report is written first, as keys are, and a report that
+/// cannot be written removes nothing.
+#[test]
+fn a_prune_whose_report_cannot_be_written_removes_nothing() {
+    let dir = tempdir();
+    let store = dir.path().join("store.cbor");
+    let v = spec_vector("fail-expired");
+    write_vector_store(&store, &v);
+    let before = fs::read(&store).unwrap();
+    let mut command = otp(&store);
+    command
+        .arg("prune")
+        .stdin(std::process::Stdio::null())
+        .stdout(
+            fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .unwrap(),
+        );
+    let out = command.output().unwrap();
+    assert_eq!(out.status.code(), Some(10), "{}", stderr_of(&out));
+    let stderr = stderr_of(&out);
+    assert!(
+        stderr.contains("no account was removed: the store is as it was"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert_eq!(fs::read(&store).unwrap(), before);
+    assert!(!dir.path().join("store.cbor.tmp").exists());
+}
+
 fn hex_store(vector: &str) -> Vec<u8> {
     hex::decode(spec_vector(vector).store).unwrap()
 }
