@@ -28,18 +28,7 @@ if ! command -v hyperfine >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get
 fi
 command -v hyperfine >/dev/null || { echo "bench/audit.sh: needs hyperfine (apt-get install hyperfine)" >&2; exit 1; }
 
-TARGET_DIR=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps |
-  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
-MUSL_TARGET=$(uname -m)-unknown-linux-musl
-if [ "${BENCH_NO_MUSL:-0}" != 1 ] && rustup target list --installed 2>/dev/null | grep -qx "$MUSL_TARGET"; then
-  say "building the static musl release binary"
-  (cd "$ROOT" && cargo build --release -p otp-cli --target "$MUSL_TARGET" --quiet)
-  OTP=$TARGET_DIR/$MUSL_TARGET/release/otp-link BUILD=musl
-else
-  say "building the glibc release binary"
-  (cd "$ROOT" && cargo build --release -p otp-cli --quiet)
-  OTP=$TARGET_DIR/release/otp-link BUILD=glibc
-fi
+. "$ROOT/bench/release-binary.sh"
 
 if [ -n "${WORK:-}" ]; then mkdir -p "$WORK"; else
   WORK=$(mktemp -d /tmp/otp-link-audit-bench.XXXXXX)
