@@ -394,6 +394,17 @@ impl AsNobody {
             .env_clear();
         command
     }
+
+    /// A new directory `DIR/name` owned by user and group 65534, of `mode`:
+    /// where a store of that user lives. `dir` is the one given to
+    /// [`AsNobody::new`], which that user may enter.
+    pub fn home(&self, dir: &Path, name: &str, mode: u32) -> PathBuf {
+        let home = dir.join(name);
+        fs::create_dir(&home).expect("a home directory for user nobody");
+        std::os::unix::fs::chown(&home, Some(NOBODY), Some(NOBODY)).expect("chown to nobody");
+        set_mode(&home, mode);
+        home
+    }
 }
 
 #[cfg(unix)]

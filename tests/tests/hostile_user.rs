@@ -517,9 +517,7 @@ fn commands_are_non_dumpable_before_they_read_a_secret() {
     }
     let dir = tempdir();
     let nobody = AsNobody::new(dir.path());
-    let home = dir.path().join("home");
-    fs::create_dir(&home).unwrap();
-    std::os::unix::fs::chown(&home, Some(NOBODY), Some(NOBODY)).unwrap();
+    let home = nobody.home(dir.path(), "home", 0o755);
     let store = home.join("store.cbor");
     for args in [
         vec!["secure-account", "db"],
@@ -1155,10 +1153,7 @@ fn a_failed_directory_sync_says_the_change_is_in_effect() {
     }
     let dir = tempdir();
     let nobody = AsNobody::new(dir.path());
-    let home = dir.path().join("write-only");
-    fs::create_dir(&home).unwrap();
-    std::os::unix::fs::chown(&home, Some(NOBODY), Some(NOBODY)).unwrap();
-    set_mode(&home, 0o300);
+    let home = nobody.home(dir.path(), "write-only", 0o300);
     let store = home.join("store.cbor");
     let mut command = nobody.otp(&store);
     command.args(["secure-account", "db"]);

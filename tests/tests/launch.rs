@@ -817,10 +817,7 @@ fn root_issues_launch_records_that_the_stores_owner_can_spend() {
     }
     let dir = tempdir();
     let nobody = AsNobody::new(dir.path());
-    let home = dir.path().join("home");
-    fs::create_dir(&home).unwrap();
-    std::os::unix::fs::chown(&home, Some(NOBODY), Some(NOBODY)).unwrap();
-    set_mode(&home, 0o700);
+    let home = nobody.home(dir.path(), "home", 0o700);
     let store = home.join("store.cbor");
     let mut secure = nobody.otp(&store);
     secure.args(["secure-account", "db"]);
