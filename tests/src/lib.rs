@@ -144,10 +144,7 @@ impl Vector {
     /// again starts it afresh: a use a reader spent is restored.
     pub fn install(&self, dir: &Path) -> PathBuf {
         let path = dir.join("store.cbor");
-        harness::write_private(
-            &path,
-            &hex::decode(&self.store).expect("a vector's store hex"),
-        );
+        harness::write_vector_store(&path, self);
         let launch_dir = dir.join("store.cbor.launch");
         if launch_dir.exists() {
             std::fs::remove_dir_all(&launch_dir).expect("removing a vector's launch records");
